@@ -1,0 +1,44 @@
+# Set-up and everyday commands. Everything runs inside a virtual environment (.venv).
+#   make quickstart   run the main job on the embedded default
+#   make test         install runtime + dev requirements, run ruff and pytest
+# TORCH pins the torch build installed when the environment has none yet, e.g.
+#   make test TORCH="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu121"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install install-dev quickstart test lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH)
+	@touch $@
+
+$(VENV)/.runtime: requirements.txt $(VENV)/.torch
+	$(PY) -m pip install -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.runtime
+
+install-dev: $(VENV)/.dev
+
+quickstart: install
+	$(PY) -m lib.quickstart
+
+lint: install-dev
+	$(PY) -m ruff check .
+
+test: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
