@@ -1,0 +1,39 @@
+"""Pose-lifting models. Build one from a config mapping with :func:`build_model`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from .sctformer import SCTformer
+
+__all__ = ["build_model", "SCTformer"]
+
+
+def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    value = cfg.get(key, default)
+    return default if value is None else value
+
+
+def build_model(cfg: Mapping[str, Any]) -> nn.Module:
+    """Build the lifting network named by ``cfg['backbone']`` (default ``'SCT'``).
+
+    ``cfg`` holds the model keys of ``configs/MB_train_h36m.yaml``: ``dim_feat, dim_rep, depth, num_heads,
+    mlp_ratio, maxlen, num_joints, att_fuse, dct_ratio, freq_prune_layer`` and optionally ``dropout``,
+    ``drop_path`` (default 0).
+    """
+    backbone = _get(cfg, "backbone", "SCT")
+    common = dict(
+        dim_in=3, dim_out=3,
+        dim_feat=int(cfg["dim_feat"]), dim_rep=int(cfg["dim_rep"]), depth=int(cfg["depth"]),
+        num_heads=int(cfg["num_heads"]), mlp_ratio=float(cfg["mlp_ratio"]),
+        num_joints=int(_get(cfg, "num_joints", 17)), maxlen=int(cfg["maxlen"]),
+        att_fuse=bool(_get(cfg, "att_fuse", True)),
+        drop_rate=float(_get(cfg, "dropout", 0.0)), drop_path_rate=float(_get(cfg, "drop_path", 0.0)),
+    )
+    if backbone == "SCT":
+        return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", 1.0)),
+                         freq_prune_layer=list(_get(cfg, "freq_prune_layer", [])), **common)
+    raise ValueError(f"unknown backbone {backbone!r}; choose one of: SCT")

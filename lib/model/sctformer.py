@@ -1,0 +1,49 @@
+"""SCT: Spectral Compression Transformer with Line Pose Graph (Zheng et al., Pattern Recognition 2025,
+arXiv 2505.21309).
+
+Compared with MotionBERT's DSTformer, SCT
+- feeds the Line Pose Graph input (joints plus the midpoints of their bones: 6 channels),
+- compresses the temporal attention of the layers in ``freq_prune_layer`` to ``ceil(T * dct_ratio)``
+  frames with a truncated DCT (:mod:`lib.model.spectral`), so the sequence shortens layer by layer,
+- uses the normalised input as the residual of every attention sub-layer, and
+- sums every layer's output, interpolated back to ``T`` frames, before the head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lib.utils.skeleton import H36M_PARENTS
+
+from .blocks import RESIDUAL_NORMED
+from .dual_stream import OUTPUT_SUM_ALL, DualStreamTransformer
+
+
+class SCTformer(DualStreamTransformer):
+    """The SCT lifting network. Arguments as :class:`DualStreamTransformer`, plus
+
+    Args:
+        dct_ratio: fraction ``sigma`` of DCT coefficients kept in compressing layers.
+        freq_prune_layer: indices of the layers whose temporal attention is compressed.
+        parents: skeleton parent list for the Line Pose Graph (Human3.6M's by default).
+    """
+
+    def __init__(self, dim_in: int = 3, dim_out: int = 3, dim_feat: int = 512, dim_rep: int = 512,
+                 depth: int = 5, num_heads: int = 8, mlp_ratio: float = 2.0, num_joints: int = 17,
+                 maxlen: int = 243, att_fuse: bool = True, dct_ratio: float = 0.6,
+                 freq_prune_layer: Sequence[int] = (0, 1, 2, 3, 4),
+                 parents: Sequence[int] | None = None, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.0):
+        if parents is None:
+            if num_joints != len(H36M_PARENTS):
+                raise ValueError(f"give the skeleton's parent list for num_joints={num_joints}")
+            parents = H36M_PARENTS
+        bad = [i for i in freq_prune_layer if not 0 <= i < depth]
+        if bad:
+            raise ValueError(f"freq_prune_layer {list(freq_prune_layer)} names layers outside 0..{depth - 1}")
+        ratios = [float(dct_ratio) if i in set(freq_prune_layer) else 1.0 for i in range(depth)]
+        super().__init__(dim_in=dim_in, dim_out=dim_out, dim_feat=dim_feat, dim_rep=dim_rep, depth=depth,
+                         num_heads=num_heads, mlp_ratio=mlp_ratio, num_joints=num_joints, maxlen=maxlen,
+                         att_fuse=att_fuse, compress_ratios=ratios, residual=RESIDUAL_NORMED,
+                         output_mode=OUTPUT_SUM_ALL, parents=parents, drop_rate=drop_rate,
+                         attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate)

@@ -1,0 +1,127 @@
+"""Read and write checkpoints in the released layout, safely and atomically.
+
+The released SCT/MotionBERT files are dicts ``{'epoch', 'lr', 'optimizer', 'model_pos', 'min_loss'}``
+whose ``model_pos`` was saved from ``nn.DataParallel`` (names prefixed ``module.``). This module accepts
+that layout with or without the prefix, and bare state dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+STATE_DICT_KEYS = ("model_pos", "model", "state_dict")
+PREFIXES = ("module.", "_orig_mod.")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that is missing, unreadable or does not fit the model."""
+
+
+def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """``torch.load`` a checkpoint with ``weights_only=True``; clear errors for missing or corrupt files."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_line}") from exc
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict of tensors")
+    return dict(obj)
+
+
+def _strip_prefixes(name: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for prefix in PREFIXES:
+            if name.startswith(prefix):
+                name, changed = name[len(prefix):], True
+    return name
+
+
+def extract_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The model weights of a checkpoint: ``obj['model_pos']`` (or ``model``/``state_dict``) or ``obj``
+    itself when it is a bare state dict; ``module.`` / ``_orig_mod.`` prefixes removed."""
+    state = obj
+    for key in STATE_DICT_KEYS:
+        if key in obj and isinstance(obj[key], Mapping):
+            state = obj[key]
+            break
+    tensors = {_strip_prefixes(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise CheckpointError(f"no model weights found (looked for {', '.join(STATE_DICT_KEYS)} or a state dict)")
+    return tensors
+
+
+def compare_state_dicts(model_state: Mapping[str, torch.Tensor], loaded: Mapping[str, torch.Tensor]
+                        ) -> tuple[list[str], list[str], list[str]]:
+    """Names missing from ``loaded``, unexpected in it, and present in both with different shapes."""
+    missing = sorted(set(model_state) - set(loaded))
+    unexpected = sorted(set(loaded) - set(model_state))
+    mismatched = sorted(
+        f"{k} (checkpoint {tuple(loaded[k].shape)}, model {tuple(model_state[k].shape)})"
+        for k in set(model_state) & set(loaded) if loaded[k].shape != model_state[k].shape)
+    return missing, unexpected, mismatched
+
+
+def _shorten(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def load_model_weights(model: nn.Module, source: str | os.PathLike | Mapping[str, Any],
+                       strict: bool = True) -> list[str]:
+    """Load weights from a checkpoint path or an already loaded dict into ``model``.
+
+    With ``strict`` every name and shape must match, else a :class:`CheckpointError` lists the missing,
+    unexpected and wrongly-shaped names. Without it, only the names with equal shapes are loaded and the
+    skipped names are returned.
+    """
+    where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the given state dict"
+    obj = load_checkpoint_file(source) if isinstance(source, str | os.PathLike) else source
+    loaded = extract_state_dict(obj)
+    target = model.module if hasattr(model, "module") else model
+    model_state = target.state_dict()
+    missing, unexpected, mismatched = compare_state_dicts(model_state, loaded)
+    if strict and (missing or unexpected or mismatched):
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)}: {_shorten(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)}: {_shorten(unexpected)}")
+        if mismatched:
+            parts.append(f"wrong shape {len(mismatched)}: {_shorten(mismatched)}")
+        raise CheckpointError(
+            f"checkpoint {where} does not fit the model ({type(target).__name__}); " + "; ".join(parts)
+            + ". Check that the config matches the one the checkpoint was trained with.")
+    skipped = sorted(set(unexpected) | {m.split(" ")[0] for m in mismatched})
+    usable = {k: v for k, v in loaded.items() if k in model_state and v.shape == model_state[k].shape}
+    target.load_state_dict(usable, strict=strict)
+    return skipped
+
+
+def save_checkpoint(path: str | os.PathLike, obj: Mapping[str, Any]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place (atomic)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".bin", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(dict(obj), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
