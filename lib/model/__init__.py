@@ -7,9 +7,12 @@ from typing import Any
 
 from torch import nn
 
+from .dstformer import DSTformer
 from .sctformer import SCTformer
 
-__all__ = ["build_model", "SCTformer"]
+__all__ = ["build_model", "DSTformer", "SCTformer"]
+
+BACKBONES = ("SCT", "DSTformer")
 
 
 def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -22,7 +25,8 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
 
     ``cfg`` holds the model keys of ``configs/MB_train_h36m.yaml``: ``dim_feat, dim_rep, depth, num_heads,
     mlp_ratio, maxlen, num_joints, att_fuse, dct_ratio, freq_prune_layer`` and optionally ``dropout``,
-    ``drop_path`` (default 0).
+    ``drop_path`` (default 0). ``backbone: DSTformer`` builds MotionBERT's baseline; for it ``dct_ratio`` and
+    ``freq_prune_layer`` plug SCT's spectral compression into the listed layers (absent: no compression).
     """
     backbone = _get(cfg, "backbone", "SCT")
     common = dict(
@@ -36,4 +40,7 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
     if backbone == "SCT":
         return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", 1.0)),
                          freq_prune_layer=list(_get(cfg, "freq_prune_layer", [])), **common)
-    raise ValueError(f"unknown backbone {backbone!r}; choose one of: SCT")
+    if backbone == "DSTformer":
+        return DSTformer(dct_ratio=float(_get(cfg, "dct_ratio", 1.0)),
+                         freq_prune_layer=list(_get(cfg, "freq_prune_layer", [])), **common)
+    raise ValueError(f"unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}")

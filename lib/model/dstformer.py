@@ -1,0 +1,53 @@
+"""DSTformer: MotionBERT's dual-stream spatio-temporal transformer (Zhu et al., ICCV 2023), the baseline
+that SCT builds on, with SCT's spectral compression available as a plug-in.
+
+DSTformer is :class:`~lib.model.dual_stream.DualStreamTransformer` with
+- the plain 3-channel input (x, y, confidence; no Line Pose Graph),
+- pre-norm residuals ``x + Attn(LN(x))`` and ``x + MLP(LN(x))`` in every sub-layer, and
+- the last layer's output (no sum over layers) before ``norm -> pre_logits -> head``.
+
+Parameter names and shapes equal those of MotionBERT's released checkpoints, so they load unchanged.
+
+**SCT as a plug-in.** With ``dct_ratio < 1`` the temporal attention of the layers in
+``freq_prune_layer`` is spectrally compressed (:mod:`lib.model.spectral`): the sub-layer input and its
+normalised copy both shrink to ``ceil(T * dct_ratio)`` frames, the residual stays pre-norm
+(``x' + Attn(LN(x)')``), and the shorter sequence runs through the remaining layers. The last layer's
+output is linearly interpolated back to ``T`` frames before the head. Without ``freq_prune_layer`` (the
+default) the model is exactly MotionBERT's DSTformer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .blocks import RESIDUAL_INPUT
+from .dual_stream import OUTPUT_LAST, DualStreamTransformer
+
+
+class DSTformer(DualStreamTransformer):
+    """MotionBERT's DSTformer. Arguments as :class:`DualStreamTransformer`, plus
+
+    Args:
+        dct_ratio: fraction ``sigma`` in ``(0, 1]`` of DCT coefficients kept in the compressed layers.
+        freq_prune_layer: indices of the layers whose temporal attention is compressed (default: none).
+    Shapes:
+        ``(B, T, J, dim_in) -> (B, T, J, dim_out)`` for ``1 <= T <= maxlen``.
+    """
+
+    def __init__(self, dim_in: int = 3, dim_out: int = 3, dim_feat: int = 512, dim_rep: int = 512,
+                 depth: int = 5, num_heads: int = 8, mlp_ratio: float = 2.0, num_joints: int = 17,
+                 maxlen: int = 243, att_fuse: bool = True, dct_ratio: float = 1.0,
+                 freq_prune_layer: Sequence[int] = (), drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.0):
+        if not 0.0 < float(dct_ratio) <= 1.0:
+            raise ValueError(f"dct_ratio must be in (0, 1], got {dct_ratio}")
+        layers = {int(i) for i in freq_prune_layer}
+        bad = sorted(i for i in layers if not 0 <= i < depth)
+        if bad:
+            raise ValueError(f"freq_prune_layer {list(freq_prune_layer)} names layers outside 0..{depth - 1}")
+        ratios = [float(dct_ratio) if i in layers else 1.0 for i in range(depth)]
+        super().__init__(dim_in=dim_in, dim_out=dim_out, dim_feat=dim_feat, dim_rep=dim_rep, depth=depth,
+                         num_heads=num_heads, mlp_ratio=mlp_ratio, num_joints=num_joints, maxlen=maxlen,
+                         att_fuse=att_fuse, compress_ratios=ratios, residual=RESIDUAL_INPUT,
+                         output_mode=OUTPUT_LAST, parents=None, drop_rate=drop_rate,
+                         attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate)
