@@ -141,7 +141,7 @@ class ReferenceSCT(nn.Module):
         x = self.joints_embed(x) + self.pos_embed
         x = (x.reshape(b, t, j, -1) + self.temp_embed[:, :t]).reshape(b * t, j, -1)
         seqlen, outputs = t, []
-        for idx, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts)):
+        for idx, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts, strict=True)):
             x_st, new_len = blk_st(x, seqlen)
             x_ts, _ = blk_ts(x, seqlen)
             if self.att_fuse:

@@ -76,7 +76,7 @@ class DualStreamTransformer(nn.Module):
         embed_in = dim_in * 2 if parents is not None else dim_in
         self.joints_embed = nn.Linear(embed_in, dim_feat)
         self.pos_drop = nn.Dropout(drop_rate)
-        drop_path = torch.linspace(0, drop_path_rate, depth).tolist()
+        drop_path = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear in depth
         hidden = dict(dim=dim_feat, num_heads=num_heads, mlp_ratio=mlp_ratio, residual=residual,
                       drop=drop_rate, attn_drop=attn_drop_rate)
         self.blocks_st = nn.ModuleList(

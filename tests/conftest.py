@@ -1,0 +1,34 @@
+"""Shared fixtures: reference material shipped with the tests and a tiny model configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+TINY_SCT = dict(dim_feat=16, dim_rep=24, depth=2, num_heads=2, mlp_ratio=2, maxlen=243, num_joints=17,
+                att_fuse=True, dct_ratio=0.6, freq_prune_layer=[0, 1])
+
+
+@pytest.fixture
+def tiny_sct_config() -> dict:
+    return dict(TINY_SCT)
+
+
+@pytest.fixture(scope="session")
+def sct_case() -> dict:
+    return torch.load(REFERENCE_DIR / "sct_equivalence_case.pt", weights_only=True)
+
+
+def read_key_manifest(name: str) -> dict[str, tuple[int, ...]]:
+    """``name<TAB>AxBxC`` lines -> {name without 'module.': shape}."""
+    shapes = {}
+    for line in (REFERENCE_DIR / name).read_text().splitlines():
+        if line.strip():
+            key, shape = line.split("\t")
+            shapes[key.removeprefix("module.")] = tuple(int(s) for s in shape.split("x"))
+    return shapes
