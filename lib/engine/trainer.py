@@ -1,0 +1,469 @@
+"""Training and evaluation of a pose-lifting model on Human3.6M-format clips (what ``train.py`` runs).
+
+Read top to bottom: :func:`run` decides once what varies (device, AMP, DDP), loads the data and the model,
+then either evaluates a checkpoint (:func:`evaluate_checkpoint`) or trains (:func:`train`), one epoch at a
+time (:func:`train_one_epoch`), evaluating with :mod:`lib.engine.evaluate` after each epoch.
+
+Checkpoints keep the released layout ``{'epoch', 'lr', 'optimizer', 'model_pos', 'min_loss'}`` with
+``model_pos`` names prefixed ``module.`` (as the released files, saved from ``nn.DataParallel``), so they
+load in MotionBERT/SCT code unchanged. ``epoch`` is the number of epochs done (the next one to run) and
+``lr`` the learning rate for it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from lib.engine.distributed import (
+    DistEnv,
+    all_reduce_mean,
+    barrier,
+    broadcast_object,
+    cleanup_distributed,
+    setup_distributed,
+)
+from lib.engine.errors import InputError
+from lib.engine.evaluate import (
+    EvalResult,
+    evaluate_h36m,
+    format_table,
+    predict_clips,
+    results_path_for,
+    save_results_json,
+)
+from lib.utils.checkpoint import (
+    CheckpointError,
+    compare_state_dicts,
+    extract_state_dict,
+    load_checkpoint_file,
+    load_model_weights,
+    save_checkpoint,
+)
+from lib.utils.config import load_config
+from lib.utils.losses import (
+    loss_angle,
+    loss_angle_velocity,
+    loss_limb_gt,
+    loss_limb_var,
+    loss_mpjpe,
+    loss_n_mpjpe,
+    loss_velocity,
+)
+
+LOSS_TERMS = ("3d_pos", "3d_scale", "3d_velocity", "lv", "lg", "angle", "angle_velocity")
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class TrainOptions:
+    """The command-line options of ``train.py`` (see its ``--help``)."""
+
+    config: str
+    checkpoint: str = "checkpoint"
+    pretrained: str | None = None
+    selection: str = "latest_epoch.bin"
+    resume: str = ""
+    evaluate: str = ""
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "none"
+    workers: int | None = None
+    overrides: Sequence[str] = field(default_factory=list)
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    """What a run did: the final evaluation (if any) and the per-epoch history."""
+
+    result: EvalResult | None = None
+    epochs_done: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def compute_losses(pred: torch.Tensor, gt: torch.Tensor, cfg: Any) -> dict[str, torch.Tensor]:
+    """Every loss term of MotionBERT's 3D objective and their weighted sum ``'total'``.
+
+    ``pred, gt``: ``(B, T, J, 3)``. total = MPJPE + λ_scale·N-MPJPE + λ_vel·velocity + λ_lv·limb variance
+    + λ_lg·limb length + λ_a·angle + λ_av·angle velocity (of the positions, as MotionBERT computes it).
+    """
+    terms = {
+        "3d_pos": loss_mpjpe(pred, gt),
+        "3d_scale": loss_n_mpjpe(pred, gt),
+        "3d_velocity": loss_velocity(pred, gt),
+        "lv": loss_limb_var(pred),
+        "lg": loss_limb_gt(pred, gt),
+        "angle": loss_angle(pred, gt),
+        "angle_velocity": loss_angle_velocity(pred, gt),
+    }
+    terms["total"] = (terms["3d_pos"]
+                      + cfg.lambda_scale * terms["3d_scale"]
+                      + cfg.lambda_3d_velocity * terms["3d_velocity"]
+                      + cfg.lambda_lv * terms["lv"]
+                      + cfg.lambda_lg * terms["lg"]
+                      + cfg.lambda_a * terms["angle"]
+                      + cfg.lambda_av * terms["angle_velocity"])
+    return terms
+
+
+def prepare_target(gt: torch.Tensor, rootrel: bool) -> torch.Tensor:
+    """Training target: root-relative joints when ``rootrel``; otherwise the depth is made relative to
+    the first frame's root depth (MotionBERT). ``(B, T, J, 3) -> (B, T, J, 3)``."""
+    if rootrel:
+        return gt - gt[:, :, 0:1, :]
+    gt = gt.clone()
+    gt[..., 2] = gt[..., 2] - gt[:, 0:1, 0:1, 2]
+    return gt
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def _data_hint() -> str:
+    return ("make it with tools/make_synthetic_h36m.py or put the Human3.6M pickle there, then run "
+            "tools/convert_h36m.py (see docs/TRAINING.md)")
+
+
+def load_datasets(cfg: Any, need_train: bool, need_test: bool) -> tuple[Dataset | None, Dataset | None, Any]:
+    """Check the clip folders and the pickle, then build the train/test datasets and the reader.
+
+    Returns ``(train_dataset, test_dataset, datareader)`` (``None`` for what is not needed). Every
+    problem is an :class:`InputError` naming the path.
+    """
+    from lib.data.datareader_h36m import DataReaderH36M
+    from lib.data.dataset_motion_3d import MotionDataset3D
+
+    splits = (["train"] if need_train else []) + (["test"] if need_test else [])
+    for split in splits:
+        for subset in cfg.subset_list:
+            path = os.path.join(cfg.data_root, subset, split)
+            if not os.path.isdir(path):
+                raise InputError(f"clip folder not found: {path} ({_data_hint()})")
+    pkl = os.path.join(cfg.dt_root, cfg.dt_file)
+    if need_test and not os.path.isfile(pkl):
+        raise InputError(f"Human3.6M pickle not found: {pkl} (set dt_root/dt_file; {_data_hint()})")
+
+    train_set = test_set = reader = None
+    try:
+        if need_train:
+            train_set = MotionDataset3D(cfg, cfg.subset_list, "train")
+        if need_test:
+            test_set = MotionDataset3D(cfg, cfg.subset_list, "test")
+            reader = DataReaderH36M(n_frames=cfg.clip_len, sample_stride=cfg.sample_stride,
+                                    data_stride_train=cfg.data_stride, data_stride_test=cfg.clip_len,
+                                    dt_root=cfg.dt_root, dt_file=cfg.dt_file)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read the data: {exc}") from exc
+    for name, ds in (("train", train_set), ("test", test_set)):
+        if ds is not None and len(ds) == 0:
+            folders = ", ".join(os.path.join(cfg.data_root, s, name) for s in cfg.subset_list)
+            raise InputError(f"empty {name} dataset: no clips in {folders} ({_data_hint()})")
+    if reader is not None:
+        try:
+            _, split_id_test = reader.get_split_id()
+        except (ValueError, KeyError) as exc:
+            raise InputError(f"cannot read the data: {exc}") from exc
+        if len(split_id_test) != len(test_set):
+            raise InputError(
+                f"{len(test_set)} test clips in {cfg.data_root} but {pkl} gives {len(split_id_test)} clips of "
+                f"clip_len={cfg.clip_len}: convert the clips again with the same pickle and clip length")
+        first = test_set[0][0]
+        if first.shape[0] != cfg.clip_len:
+            raise InputError(f"test clips in {cfg.data_root} have {first.shape[0]} frames but clip_len is "
+                             f"{cfg.clip_len}: convert the clips again with --clip-len {cfg.clip_len}")
+    return train_set, test_set, reader
+
+
+def default_workers(env: DistEnv) -> int:
+    cpus = os.cpu_count() or 1
+    per_process = cpus // max(env.world_size, 1)
+    return 0 if per_process <= 2 else min(4, per_process - 1)
+
+
+# --------------------------------------------------------------------------------------------- weights
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, lr: float,
+                     min_loss: float) -> dict[str, Any]:
+    """The released layout; ``model_pos`` names carry the ``module.`` prefix of the released files."""
+    state = {f"module.{k}": v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
+    return {"epoch": epoch, "lr": lr, "optimizer": optimizer.state_dict(), "model_pos": state,
+            "min_loss": min_loss}
+
+
+def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
+    """Fine-tuning start: load the names whose shapes fit, warn about the others (listing them)."""
+    obj = load_checkpoint_file(path)
+    missing, unexpected, mismatched = compare_state_dicts(_unwrap(model).state_dict(), extract_state_dict(obj))
+    skipped = load_model_weights(model, obj, strict=False)
+    log(f"INFO: loaded pretrained weights from {path}")
+    if mismatched or unexpected:
+        log(f"WARNING: {len(skipped)} names of {path} skipped (other shapes or unknown to the model): "
+            + ", ".join(mismatched + unexpected))
+    if missing:
+        log(f"WARNING: {len(missing)} model names not in {path}, left at their initial values: "
+            + ", ".join(missing))
+
+
+# ---------------------------------------------------------------------------------------------- epochs
+
+
+def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, cfg: Any,
+                    env: DistEnv, *, epoch: int, amp_dtype: torch.dtype | None,
+                    scaler: torch.amp.GradScaler, progress: bool = True) -> dict[str, float]:
+    """One pass over ``loader``; returns the sample-weighted mean of every loss term (all ranks).
+
+    A non-finite loss on any rank stops every rank before the optimiser step (:class:`InputError`).
+    """
+    model.train()
+    sums = dict.fromkeys((*LOSS_TERMS, "total"), 0.0)
+    count = 0
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and env.is_main),
+               dynamic_ncols=True)
+    for step, (batch_input, batch_gt) in enumerate(bar):
+        batch_input = batch_input.to(env.device, non_blocking=True)
+        batch_gt = batch_gt.to(env.device, non_blocking=True)
+        if cfg.no_conf:
+            batch_input = batch_input[..., :2]
+        target = prepare_target(batch_gt, cfg.rootrel)
+        with torch.autocast(env.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            pred = model(batch_input)
+        terms = compute_losses(pred.float(), target, cfg)
+        logged = all_reduce_mean(torch.stack([terms[k].detach() for k in (*LOSS_TERMS, "total")]), env)
+        if not torch.isfinite(logged[-1]):
+            raise InputError(f"loss is {logged[-1].item()} at epoch {epoch + 1}, step {step + 1}: training "
+                             "stopped, the last good checkpoint is kept (lower learning_rate or try --amp none)")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(terms["total"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        n = batch_input.shape[0]
+        count += n
+        for key, value in zip((*LOSS_TERMS, "total"), logged.tolist(), strict=True):
+            sums[key] += value * n
+        bar.set_postfix(loss=f"{sums['total'] / count:.4f}")
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def run_evaluation(model: nn.Module, test_set: Dataset, reader: Any, cfg: Any, env: DistEnv, *,
+                   batch_size: int, workers: int, amp_dtype: torch.dtype | None,
+                   progress: bool = True) -> EvalResult | None:
+    """Predict the test clips on all ranks, apply the protocol on rank 0 (``None`` elsewhere)."""
+    preds = predict_clips(_unwrap(model), test_set, cfg, env, batch_size=batch_size, workers=workers,
+                          amp_dtype=amp_dtype, progress=progress)
+    if not env.is_main:
+        return None
+    return evaluate_h36m(preds, reader)
+
+
+# ------------------------------------------------------------------------------------------------- run
+
+
+def run(opts: TrainOptions, log: Any = print) -> RunSummary:
+    """Train or evaluate as ``opts`` says. Raises ConfigError / CheckpointError / InputError on bad input."""
+    if opts.amp not in AMP_DTYPES:
+        raise InputError(f"--amp must be one of {', '.join(AMP_DTYPES)}, got '{opts.amp}'")
+    cfg = load_config(opts.config, opts.overrides)
+    if cfg.train_2d:
+        raise InputError(f"{opts.config}: train_2d: true (2D PoseTrack/InstaVariety data) is not supported; "
+                         "set it to false")
+    if cfg.partial_train:
+        raise InputError(f"{opts.config}: partial_train is not supported; set it to null")
+    try:
+        env = setup_distributed(opts.device)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    if not env.is_main:
+        log = _silent
+    try:
+        if env.distributed and env.device.type == "cpu":
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        return _run(opts, cfg, env, log)
+    finally:
+        cleanup_distributed()
+
+
+def _silent(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
+    from lib.model import build_model
+
+    amp_dtype = AMP_DTYPES[opts.amp]
+    workers = default_workers(env) if opts.workers is None else opts.workers
+    if workers < 0:
+        raise InputError(f"--workers must be >= 0, got {workers}")
+    if cfg.batch_size % env.world_size:
+        raise InputError(f"batch_size {cfg.batch_size} is the global batch and must be divisible by the "
+                         f"{env.world_size} processes")
+    local_batch = cfg.batch_size // env.world_size
+    evaluating = bool(opts.evaluate)
+    need_test = evaluating or not cfg.no_eval
+
+    seed_everything(opts.seed)
+    try:
+        model = build_model(cfg)
+    except ValueError as exc:
+        raise InputError(f"{opts.config}: {exc}") from exc
+    log(f"INFO: {cfg.backbone} with {sum(p.numel() for p in model.parameters()):,} parameters on {env.device}"
+        + (f", {env.world_size} processes" if env.distributed else ""))
+
+    if evaluating:
+        load_model_weights(model, opts.evaluate, strict=True)  # before touching the data: fail fast
+        _, test_set, reader = load_datasets(cfg, need_train=False, need_test=True)
+        model.to(env.device)
+        log(f"INFO: evaluating {opts.evaluate} on {len(test_set)} test clips")
+        result = run_evaluation(model, test_set, reader, cfg, env, batch_size=local_batch, workers=workers,
+                                amp_dtype=amp_dtype, progress=opts.progress)
+        if env.is_main:
+            log(format_table(result))
+            out = results_path_for(opts.evaluate)
+            try:
+                save_results_json(out, result, {"checkpoint": opts.evaluate, "config": opts.config})
+                log(f"INFO: results saved to {out}")
+            except OSError as exc:
+                log(f"WARNING: could not save the results to {out}: {exc}")
+        return RunSummary(result=result)
+
+    train_set, test_set, reader = load_datasets(cfg, need_train=True, need_test=need_test)
+    return train(model, cfg, opts, env, train_set, test_set, reader, local_batch=local_batch, workers=workers,
+                 amp_dtype=amp_dtype, log=log)
+
+
+def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_set: Dataset,
+          test_set: Dataset | None, reader: Any, *, local_batch: int, workers: int,
+          amp_dtype: torch.dtype | None, log: Any = print) -> RunSummary:
+    """The epoch loop: resume or fine-tune start, train, evaluate, decay lr, save checkpoints."""
+    ckpt_dir = opts.checkpoint
+    latest_path = os.path.join(ckpt_dir, "latest_epoch.bin")
+    model.to(env.device)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    lr = float(cfg.learning_rate)
+    start_epoch = 0
+    min_loss = 100000.0
+
+    resume = opts.resume or (latest_path if os.path.isfile(latest_path) else "")
+    if resume:
+        ckpt = load_checkpoint_file(resume)
+        load_model_weights(model, ckpt, strict=True)
+        if ckpt.get("optimizer") is not None:
+            try:
+                optimizer.load_state_dict(ckpt["optimizer"])
+            except (ValueError, KeyError) as exc:
+                raise CheckpointError(f"optimizer state of {resume} does not fit the model: {exc}") from exc
+        else:
+            log(f"WARNING: {resume} has no optimizer state; the optimizer starts afresh")
+        start_epoch = int(ckpt.get("epoch", 0))
+        lr = float(ckpt.get("lr", lr))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        if ckpt.get("min_loss") is not None:
+            min_loss = float(ckpt["min_loss"])
+        log(f"INFO: resuming {resume} at epoch {start_epoch + 1} (lr {lr:g}, best P1 {min_loss:g})")
+    elif cfg.finetune or opts.pretrained:
+        source = opts.pretrained or "checkpoint"
+        path = source if os.path.isfile(source) else os.path.join(source, opts.selection)
+        load_pretrained(model, path, log)
+
+    if env.distributed:
+        model = DistributedDataParallel(model, device_ids=[env.device] if env.device.type == "cuda" else None)
+
+    sampler = DistributedSampler(train_set, num_replicas=env.world_size, rank=env.rank, shuffle=True,
+                                 seed=opts.seed)
+    loader = DataLoader(train_set, batch_size=local_batch, sampler=sampler, num_workers=workers,
+                        pin_memory=env.device.type == "cuda", persistent_workers=workers > 0, drop_last=False)
+    scaler = torch.amp.GradScaler(env.device.type, enabled=amp_dtype == torch.float16)
+    random.seed(opts.seed + env.rank)  # augmentation draws differ between ranks
+    writer = None
+    if env.is_main:
+        os.makedirs(ckpt_dir, exist_ok=True)
+        import tensorboardX
+
+        writer = tensorboardX.SummaryWriter(os.path.join(ckpt_dir, "logs"))
+    log(f"INFO: training on {len(train_set)} clips ({len(loader)} steps of {local_batch} per process), "
+        f"epochs {start_epoch + 1}..{cfg.epochs}")
+
+    summary = RunSummary(epochs_done=start_epoch)
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            sampler.set_epoch(epoch)
+            t0 = time.time()
+            losses = train_one_epoch(model, loader, optimizer, cfg, env, epoch=epoch, amp_dtype=amp_dtype,
+                                     scaler=scaler, progress=opts.progress)
+            elapsed = (time.time() - t0) / 60
+            result = None
+            if not cfg.no_eval:
+                result = run_evaluation(model, test_set, reader, cfg, env, batch_size=local_batch,
+                                        workers=workers, amp_dtype=amp_dtype, progress=opts.progress)
+            epoch_lr = lr
+            lr *= cfg.lr_decay
+            for group in optimizer.param_groups:
+                group["lr"] *= cfg.lr_decay
+            record = {"epoch": epoch + 1, "lr": epoch_lr, **{f"loss_{k}": v for k, v in losses.items()}}
+            if env.is_main:
+                line = f"[{epoch + 1}] time {elapsed:.2f} lr {epoch_lr:f} 3d_train {losses['3d_pos']:f}"
+                if result is not None:
+                    line += f" e1 {result.p1:f} e2 {result.p2:f}"
+                    record.update(p1=result.p1, p2=result.p2, mpjve=result.mpjve)
+                log(line)
+                _log_scalars(writer, losses, epoch_lr, result, epoch + 1)
+                if result is not None and result.p1 < min_loss:
+                    min_loss = result.p1
+                    best = os.path.join(ckpt_dir, "best_epoch.bin")
+                    save_checkpoint(best, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss))
+                    save_results_json(results_path_for(best), result, {"epoch": epoch + 1})
+                if (epoch + 1) % cfg.checkpoint_frequency == 0:
+                    save_checkpoint(os.path.join(ckpt_dir, f"epoch_{epoch}.bin"),
+                                    checkpoint_state(model, optimizer, epoch + 1, lr, min_loss))
+                save_checkpoint(latest_path, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss))
+                if result is not None:
+                    save_results_json(results_path_for(latest_path), result, {"epoch": epoch + 1})
+            min_loss = broadcast_object(min_loss, env)
+            summary.history.append(record)
+            summary.epochs_done = epoch + 1
+            summary.result = result
+            barrier(env)
+    finally:
+        if writer is not None:
+            writer.close()
+    return summary
+
+
+def _log_scalars(writer: Any, losses: dict[str, float], lr: float, result: EvalResult | None, step: int) -> None:
+    if writer is None:
+        return
+    for key, value in losses.items():
+        writer.add_scalar(f"loss_{key}", value, step)
+    writer.add_scalar("lr", lr, step)
+    if result is not None:
+        writer.add_scalar("Error P1", result.p1, step)
+        writer.add_scalar("Error P2", result.p2, step)
+        writer.add_scalar("Error MPJVE", result.mpjve, step)
+    writer.flush()
+
