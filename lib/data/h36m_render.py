@@ -158,9 +158,11 @@ def build_split(videos: Sequence[Video], cameras: dict[str, list[H36MCamera]], r
             view = render_camera(video.joints_world, camera, rng_for(vi, ci), noise)
             for key, value in view.items():
                 parts[key].append(value)
-            parts["camera_name"].append(np.full(n, camera.id))
-            parts["source"].append(np.full(n, source_name(video.subject, video.action, video.subaction, ci)))
-            parts["action"].append(np.full(n, video.action))
+            # strings as object arrays of one shared str per video: pickled once (small files)
+            parts["camera_name"].append(np.full(n, camera.id, dtype=object))
+            name = source_name(video.subject, video.action, video.subaction, ci)
+            parts["source"].append(np.full(n, name, dtype=object))
+            parts["action"].append(np.full(n, video.action, dtype=object))
         if progress is not None:
             progress.update(1)
     empty = {"joint_2d": (0, 17, 2), "confidence": (0, 17, 1), "joint3d_image": (0, 17, 3),
@@ -175,5 +177,5 @@ def build_split(videos: Sequence[Video], cameras: dict[str, list[H36MCamera]], r
         elif key in empty:
             out[key] = np.zeros(empty[key], dtype=np.float32)
         else:
-            out[key] = np.zeros(0, dtype="<U1")
+            out[key] = np.zeros(0, dtype=object)
     return out
