@@ -1,0 +1,1 @@
+"""The video demo (``python demo/vis.py --video ...``); see docs/DEMO.md."""

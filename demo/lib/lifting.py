@@ -1,0 +1,78 @@
+"""2D -> 3D lifting of a whole video with a model that takes ``maxlen`` frames at a time.
+
+* :func:`normalize_screen`: pixel coordinates -> the screen-normalised inputs of MotionBERT-style models,
+  ``x / w * 2 - 1`` and ``y / w * 2 - h / w`` (both axes divided by the width, so the aspect is kept).
+* :func:`window_plan`: consecutive windows of ``maxlen`` frames; every frame falls in exactly one window.
+  The last, shorter window (or a whole video shorter than ``maxlen``) is resampled to ``maxlen`` frames by
+  :func:`resample_indices` and its outputs are mapped back (each original frame: the mean over the
+  resampled positions that copy it).
+* :func:`lift_sequence`: runs the windows in batches, with test-time flip averaging
+  (``lib.utils.skeleton.flip_pose`` on the input, and again on the output to undo it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from lib.utils.skeleton import flip_pose
+
+
+def normalize_screen(kpts: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pixels ``(..., 2+)`` -> screen-normalised coordinates (x in [-1, 1]); extra channels are kept."""
+    out = np.array(kpts, dtype=np.float32, copy=True)
+    out[..., 0] = out[..., 0] / width * 2 - 1
+    out[..., 1] = out[..., 1] / width * 2 - height / width
+    return out
+
+
+def window_plan(num_frames: int, maxlen: int) -> list[np.ndarray]:
+    """Frame indices of each window: ``[0, maxlen), [maxlen, 2 maxlen), ...``, the last one possibly shorter."""
+    if num_frames < 1 or maxlen < 1:
+        raise ValueError(f"need num_frames >= 1 and maxlen >= 1, got {num_frames}, {maxlen}")
+    return [np.arange(s, min(s + maxlen, num_frames)) for s in range(0, num_frames, maxlen)]
+
+
+def resample_indices(n: int, length: int) -> np.ndarray:
+    """Positions ``(length,)`` into a sequence of ``n <= length`` frames that stretch it to ``length``
+    frames (nearest, in order); every position ``0..n-1`` occurs at least once."""
+    if not 1 <= n <= length:
+        raise ValueError(f"cannot stretch {n} frames to {length}")
+    return np.floor(np.arange(length) * n / length).astype(np.int64)
+
+
+@torch.no_grad()
+def lift_sequence(model: nn.Module, inputs: np.ndarray, maxlen: int, device: torch.device,
+                  batch_size: int = 4, flip: bool = True, progress=None) -> np.ndarray:
+    """Lift a whole sequence ``(T, J, 3)`` (normalised x, y, confidence) to 3D poses ``(T, J, 3)``.
+
+    Each frame gets exactly one pose, root-relative (joint 0 at the origin). ``progress``: an optional
+    callable called with the number of windows done after each batch.
+    """
+    num_frames = inputs.shape[0]
+    windows = window_plan(num_frames, maxlen)
+    clips, positions = [], []
+    for idx in windows:
+        pos = resample_indices(len(idx), maxlen) if len(idx) < maxlen else np.arange(maxlen)
+        clips.append(inputs[idx][pos])
+        positions.append(pos)
+    out = np.zeros((num_frames, inputs.shape[1], 3), dtype=np.float64)
+    model = model.to(device).eval()
+    for start in range(0, len(clips), batch_size):
+        batch = torch.from_numpy(np.stack(clips[start:start + batch_size]).astype(np.float32)).to(device)
+        pred = model(batch).float()
+        if flip:
+            pred = (pred + flip_pose(model(flip_pose(batch)).float())) / 2
+        pred = pred.cpu().numpy()
+        for k, clip_pred in enumerate(pred):
+            w = start + k
+            idx, pos = windows[w], positions[w]
+            sums = np.zeros((len(idx), *clip_pred.shape[1:]))
+            np.add.at(sums, pos, clip_pred)
+            counts = np.bincount(pos, minlength=len(idx)).astype(np.float64)
+            out[idx] = sums / counts[:, None, None]
+        if progress is not None:
+            progress(min(batch_size, len(clips) - start))
+    out -= out[:, :1, :]
+    return out.astype(np.float32)
