@@ -1,0 +1,205 @@
+"""A small BVH (Biovision Hierarchy) reader with vectorised forward kinematics.
+
+Only what turning motion capture into joint positions needs: the hierarchy (names, parents, offsets,
+channels; end sites become joints named ``<parent>_end``), the motion block, and world positions of every
+joint in every frame. Rotation channels are applied in the order listed (``Zrotation Yrotation Xrotation``
+means ``R = Rz @ Ry @ Rx``), degrees; position channels add to the joint's offset.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class BVHError(ValueError):
+    """A file that is not valid BVH; the message names the file and the line."""
+
+
+@dataclass
+class BVHMotion:
+    """A parsed BVH file.
+
+    ``names`` (J,), ``parents`` (J,) (-1 for the root), ``offsets`` (J, 3), ``channels`` per joint (list of
+    channel names, empty for end sites), ``motion`` (T, C) float64 channel values, ``frame_time`` seconds.
+    """
+
+    names: list[str]
+    parents: list[int]
+    offsets: np.ndarray
+    channels: list[list[str]]
+    motion: np.ndarray
+    frame_time: float
+
+    @property
+    def fps(self) -> float:
+        return 1.0 / self.frame_time
+
+    def index(self, name: str) -> int:
+        """Index of the joint called ``name`` (KeyError naming the known joints when absent)."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"no joint '{name}' in the BVH hierarchy (joints: {', '.join(self.names)})") from None
+
+    def positions(self) -> np.ndarray:
+        """World positions (T, J, 3) of every joint in every frame, in the file's units and axes."""
+        t = len(self.motion)
+        n = len(self.names)
+        glob_rot = np.zeros((n, t, 3, 3))
+        glob_pos = np.zeros((n, t, 3))
+        col = 0
+        for j in range(n):
+            rot = np.broadcast_to(np.eye(3), (t, 3, 3)).copy()
+            trans = np.broadcast_to(self.offsets[j], (t, 3)).copy()
+            for ch in self.channels[j]:
+                values = self.motion[:, col]
+                col += 1
+                axis = "XYZ".index(ch[0].upper())
+                if ch.lower().endswith("rotation"):
+                    rot = rot @ _axis_rotation(axis, np.deg2rad(values))
+                else:
+                    trans[:, axis] += values
+            p = self.parents[j]
+            if p < 0:
+                glob_rot[j] = rot
+                glob_pos[j] = trans
+            else:
+                glob_rot[j] = glob_rot[p] @ rot
+                glob_pos[j] = glob_pos[p] + np.einsum("tij,tj->ti", glob_rot[p], trans)
+        return glob_pos.transpose(1, 0, 2)
+
+
+def _axis_rotation(axis: int, angle: np.ndarray) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    r = np.zeros(angle.shape + (3, 3))
+    i, k = [(1, 2), (2, 0), (0, 1)][axis]
+    r[..., axis, axis] = 1
+    r[..., i, i] = c
+    r[..., k, k] = c
+    r[..., i, k] = -s
+    r[..., k, i] = s
+    return r
+
+
+_CHANNEL_NAMES = {f"{a}{kind}" for a in "XYZ" for kind in ("position", "rotation")}
+
+
+def parse_bvh(text: str, source: str = "<string>") -> BVHMotion:
+    """Parse BVH text; :class:`BVHError` naming ``source`` and the line for anything malformed."""
+    lines = text.splitlines()
+    names: list[str] = []
+    parents: list[int] = []
+    offsets: list[list[float]] = []
+    channels: list[list[str]] = []
+    stack: list[int] = []
+    pending: int | None = None  # joint declared, waiting for its "{"
+    i = 0
+
+    def fail(msg: str, line: int) -> BVHError:
+        return BVHError(f"{source}: line {line + 1}: {msg}")
+
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i >= len(lines) or lines[i].strip().upper() != "HIERARCHY":
+        raise fail("expected 'HIERARCHY' (not a BVH file)", i)
+    i += 1
+    while i < len(lines):
+        tok = lines[i].split()
+        i += 1
+        if not tok:
+            continue
+        key = tok[0].upper()
+        if key in ("ROOT", "JOINT"):
+            if key == "ROOT" and names:
+                raise fail("a second ROOT is not supported", i - 1)
+            if key == "JOINT" and not stack:
+                raise fail("JOINT outside the ROOT's braces", i - 1)
+            if len(tok) < 2:
+                raise fail(f"{tok[0]} without a name", i - 1)
+            names.append(" ".join(tok[1:]))
+            parents.append(stack[-1] if stack else -1)
+            offsets.append([0.0, 0.0, 0.0])
+            channels.append([])
+            pending = len(names) - 1
+        elif key == "END":
+            if not stack:
+                raise fail("End Site outside a joint", i - 1)
+            names.append(f"{names[stack[-1]]}_end")
+            parents.append(stack[-1])
+            offsets.append([0.0, 0.0, 0.0])
+            channels.append([])
+            pending = len(names) - 1
+        elif key == "{":
+            if pending is None:
+                raise fail("'{' without a joint", i - 1)
+            stack.append(pending)
+            pending = None
+        elif key == "}":
+            if not stack:
+                raise fail("unbalanced '}'", i - 1)
+            stack.pop()
+        elif key == "OFFSET":
+            if not stack or len(tok) != 4:
+                raise fail("OFFSET needs three numbers inside a joint", i - 1)
+            try:
+                offsets[stack[-1]] = [float(v) for v in tok[1:4]]
+            except ValueError:
+                raise fail(f"bad OFFSET numbers {tok[1:4]}", i - 1) from None
+        elif key == "CHANNELS":
+            if not stack or len(tok) < 2 or not tok[1].isdigit() or len(tok) != 2 + int(tok[1]):
+                raise fail("CHANNELS needs a count and that many channel names", i - 1)
+            bad = [c for c in tok[2:] if c not in _CHANNEL_NAMES]
+            if bad:
+                raise fail(f"unknown channel(s) {bad}", i - 1)
+            channels[stack[-1]] = tok[2:]
+        elif key == "MOTION":
+            break
+        else:
+            raise fail(f"unexpected '{tok[0]}' in the hierarchy", i - 1)
+    else:
+        raise fail("no MOTION section", len(lines) - 1)
+    if stack or pending is not None or not names:
+        raise fail("unbalanced braces or empty hierarchy before MOTION", i - 1)
+
+    def header(prefix: str) -> str:
+        nonlocal i
+        while i < len(lines) and not lines[i].strip():
+            i += 1
+        if i >= len(lines) or not lines[i].strip().lower().startswith(prefix):
+            raise fail(f"expected '{prefix.title()}'", i)
+        value = lines[i].split(":", 1)[1].strip()
+        i += 1
+        return value
+
+    try:
+        n_frames = int(header("frames:"))
+        frame_time = float(header("frame time:"))
+    except ValueError:
+        raise fail("bad 'Frames:' or 'Frame Time:' value", i - 1) from None
+    if frame_time <= 0:
+        raise fail("'Frame Time' must be > 0", i - 1)
+    n_ch = sum(len(c) for c in channels)
+    rows = [ln for ln in lines[i:] if ln.strip()]
+    if len(rows) < n_frames:
+        raise fail(f"'Frames: {n_frames}' but only {len(rows)} frame lines", len(lines) - 1)
+    values = []
+    for k, ln in enumerate(rows[:n_frames]):
+        parts = ln.split()
+        if len(parts) != n_ch:
+            raise fail(f"frame {k} holds {len(parts)} values, the hierarchy declares {n_ch} channels", i + k)
+        try:
+            values.append([float(v) for v in parts])
+        except ValueError:
+            raise fail(f"frame {k} holds something that is not a number", i + k) from None
+    motion = np.array(values, dtype=np.float64)
+    return BVHMotion(names, parents, np.array(offsets, dtype=np.float64), channels,
+                     motion.reshape(n_frames, n_ch), frame_time)
+
+
+def read_bvh(path: str | os.PathLike) -> BVHMotion:
+    """Read and parse a BVH file (``FileNotFoundError`` if missing, :class:`BVHError` if malformed)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return parse_bvh(fh.read(), str(path))
