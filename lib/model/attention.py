@@ -48,15 +48,16 @@ class MultiHeadSelfAttention(nn.Module):
         B, T, J, C = x.shape
         H = self.num_heads
         qkv = self.qkv(x).view(B, T, J, 3, H, C // H)
+        # 4-D (batch, heads, sequence, channels) inputs let SDPA use its fused CPU and GPU kernels
         if self.mode == SPATIAL:
-            q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each (B, T, H, J, c)
+            q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, B * T, H, J, C // H).unbind(0)
         else:
-            q, k, v = qkv.permute(3, 0, 2, 4, 1, 5).unbind(0)  # each (B, J, H, T, c)
+            q, k, v = qkv.permute(3, 0, 2, 4, 1, 5).reshape(3, B * J, H, T, C // H).unbind(0)
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
         if self.mode == SPATIAL:
-            out = out.permute(0, 1, 3, 2, 4)  # (B, T, J, H, c)
+            out = out.view(B, T, H, J, C // H).transpose(2, 3)  # (B, T, J, H, c)
         else:
-            out = out.permute(0, 3, 1, 2, 4)  # (B, T, J, H, c)
+            out = out.view(B, J, H, T, C // H).permute(0, 3, 1, 2, 4)  # (B, T, J, H, c)
         out = out.reshape(B, T, J, C)
         return self.proj_drop(self.proj(out))
 
