@@ -166,7 +166,7 @@ ACTION_STYLES: dict[str, ActionStyle] = {
     "Photo": ActionStyle(walk="pulse", speed=(0.3, 0.6), gesture=10, target_l=(70, 15, 100),
                          target_r=(70, 15, 100)),
     "Waiting": ActionStyle(gesture=10, target_l=(-10, 45, 100), target_r=(-10, 45, 100)),
-    "Walking": ActionStyle(walk="always", speed=(1.0, 1.5), gesture=5),
+    "Walking": ActionStyle(walk="always", speed=(0.9, 1.4), gesture=5),
     "WalkDog": ActionStyle(walk="always", speed=(0.6, 1.1), gesture=10, target_r=(40, 10, 20),
                            target_mode="hold", bend=25),
     "WalkTogether": ActionStyle(walk="always", speed=(0.8, 1.2), gesture=8),
@@ -211,11 +211,11 @@ def synthesize_motion(bones: np.ndarray, style: ActionStyle, n_frames: int,
     sway = _smooth(rng, t, d(3))
 
     # legs: gait, weight shifts, sitting
-    hip_amp = d(22 + 8 * speed) * g
+    hip_amp = d(14 + 8 * speed) * g
     hip_r = hip_amp * np.sin(phase) + d(90) * s + _smooth(rng, t, d(4)) * (1 - g)
     hip_l = hip_amp * np.sin(phase + np.pi) + d(90) * s + _smooth(rng, t, d(4)) * (1 - g)
-    knee_r = d(5) + g * d(55) * np.maximum(0, np.cos(phase + 0.3)) ** 2 + d(95) * s + d(8) * b
-    knee_l = d(5) + g * d(55) * np.maximum(0, np.cos(phase + np.pi + 0.3)) ** 2 + d(95) * s + d(8) * b
+    knee_r = d(5) + g * d(45) * np.maximum(0, np.cos(phase + 0.9)) ** 2 + d(95) * s + d(8) * b
+    knee_l = d(5) + g * d(45) * np.maximum(0, np.cos(phase + np.pi + 0.9)) ** 2 + d(95) * s + d(8) * b
     abd_r = d(3) + _smooth(rng, t, d(3)) + d(8) * s
     abd_l = d(3) + _smooth(rng, t, d(3)) + d(8) * s
 
