@@ -159,13 +159,16 @@ class KeypointEstimator:
         return ((rgb - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1), center, size
 
     @torch.no_grad()
-    def estimate(self, frames: list[np.ndarray], boxes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def estimate(self, frames: list[np.ndarray], boxes: list[np.ndarray], flip: bool | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints ``(N, 17, 2)`` and scores ``(N, 17)``; ``flip`` overrides ``flip_test`` for this call."""
+        flip = self.flip_test if flip is None else flip
         if not frames:
             return np.zeros((0, 17, 2)), np.zeros((0, 17))
         crops, centers, sizes = zip(*(self.crop(f, b) for f, b in zip(frames, boxes, strict=True)), strict=True)
         batch = torch.from_numpy(np.stack(crops)).to(self.device)
         n = batch.shape[0]
-        if self.flip_test:
+        if flip:
             heat = self.model(torch.cat([batch, batch.flip(-1)], dim=0)).float()
             heat = (heat[:n] + flip_back_heatmaps(heat[n:])) / 2
         else:

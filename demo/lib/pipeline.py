@@ -107,7 +107,32 @@ def resolve_video(video: str) -> Path:
         return path
     if path.name == video and (VIDEO_DIR / video).is_file():
         return VIDEO_DIR / video
-    raise DemoError(f"video not found: {video} (give a path, or put the file in {VIDEO_DIR.relative_to(REPO_ROOT)}/)")
+    raise DemoError(f"video not found: {video} (give a path, or put the file in demo/video/)")
+
+
+def resolve_file(path: str) -> str:
+    """``path`` as given when it exists, else relative to the repository root when it exists there (so the
+    defaults work from any working directory), else unchanged (the loader then reports it missing)."""
+    if os.path.exists(path) or os.path.isabs(path):
+        return path
+    candidate = REPO_ROOT / path
+    return str(candidate) if candidate.exists() else path
+
+
+def check_files_exist(opts: DemoOptions) -> None:
+    """Fail fast, before any model is built, on a weight or config file that is not there."""
+    wanted = [
+        (opts.detector_weights, "YOLOv3 weights",
+         f"download yolov3.weights (see {WEIGHTS_README}) or pass --detector-weights"),
+        (opts.detector_cfg, "Darknet cfg", "pass --detector-cfg or restore demo/lib/data/yolov3.cfg"),
+        (opts.pose_weights, "HRNet weights",
+         f"download pose_hrnet_w48_384x288.pth (see {WEIGHTS_README}) or pass --pose-weights"),
+        (opts.config, "config", "pass --config with the config the checkpoint was trained with"),
+        (opts.checkpoint, "SCT checkpoint", "download the SCT checkpoint (see README.md) or pass --checkpoint"),
+    ]
+    for path, what, fix in wanted:
+        if not os.path.isfile(path):
+            raise DemoError(f"{what} not found: {path}; {fix}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -193,6 +218,25 @@ def load_lifter(opts: DemoOptions) -> tuple[torch.nn.Module, int]:
     return model, int(cfg.maxlen)
 
 
+@dataclass
+class DemoModels:
+    """The three networks of the demo, loaded and on their device."""
+
+    detector: PersonDetector
+    estimator: KeypointEstimator
+    lifter: torch.nn.Module
+    maxlen: int
+
+
+def load_models(opts: DemoOptions, device: torch.device) -> DemoModels:
+    """Check that every file is there, then load the lifter, the detector and HRNet (cheapest first)."""
+    for name in ("checkpoint", "config", "detector_cfg", "detector_weights", "pose_weights"):
+        setattr(opts, name, resolve_file(getattr(opts, name)))
+    check_files_exist(opts)
+    lifter, maxlen = load_lifter(opts)
+    return DemoModels(load_detector(opts, device), load_pose_estimator(opts, device), lifter, maxlen)
+
+
 def display_quaternion() -> np.ndarray:
     """Camera-to-world quaternion used to show the 3D poses upright (Human3.6M camera 54138969, S1)."""
     try:
@@ -232,7 +276,7 @@ def estimate_keypoints(video: Path, tracks, num_frames: int, estimator: Keypoint
     def flush() -> None:
         if not jobs_img:
             return
-        k, s = estimator.estimate(jobs_img, jobs_box)
+        k, s = estimator.estimate(jobs_img, jobs_box, flip=opts.flip)
         for (p, t), kk, ss in zip(jobs_key, k, s, strict=True):
             kpts[p, t], scores[p, t], present[p, t] = kk, ss, True
         jobs_img.clear()
@@ -287,8 +331,10 @@ def render_video(video: Path, out_path: Path, h36m_2d: np.ndarray, missing: np.n
     return writer.frames
 
 
-def run_demo(opts: DemoOptions) -> dict[str, Path]:
-    """Run the whole demo; returns the paths written (``out_dir``, ``keypoints_2d``, ``keypoints_3d``, ``video``)."""
+def run_demo(opts: DemoOptions, models: DemoModels | None = None) -> dict[str, Path]:
+    """Run the whole demo; returns the paths written (``out_dir``, ``keypoints_2d``, ``keypoints_3d``,
+    ``video``). ``opts`` gets its file paths resolved in place. ``models`` (from :func:`load_models`) lets
+    several videos share the loaded networks; by default they are loaded from ``opts``."""
     if opts.num_person < 1:
         raise DemoError(f"--num-person must be at least 1, got {opts.num_person}")
     if opts.fps is not None and not opts.fps > 0:
@@ -303,20 +349,18 @@ def run_demo(opts: DemoOptions) -> dict[str, Path]:
     fps = opts.fps or (in_fps if in_fps and math.isfinite(in_fps) and in_fps > 0 else 25.0)
 
     # load every model first so that a missing file fails before any long work
-    detector = load_detector(opts, device)
-    estimator = load_pose_estimator(opts, device)
-    lifter, maxlen = load_lifter(opts)
+    if models is None:
+        models = load_models(opts, device)
+    lifter, maxlen = models.lifter, models.maxlen
 
-    all_tracks, num_frames = detect_and_track(video, detector, opts, frame_count)
+    all_tracks, num_frames = detect_and_track(video, models.detector, opts, frame_count)
     if num_frames == 0:
         raise DemoError(f"cannot read video {video}: no frames decoded")
     if not all_tracks:
         raise DemoError(f"no person detected in {video}; try a lower --det-conf or a video where a person is visible")
     tracks = select_tracks(all_tracks, opts.num_person)
-    del detector
 
-    coco, coco_scores, present = estimate_keypoints(video, tracks, num_frames, estimator, opts)
-    del estimator
+    coco, coco_scores, present = estimate_keypoints(video, tracks, num_frames, models.estimator, opts)
     num_person = len(tracks)
     for p in range(num_person):
         coco[p] = fill_missing(coco[p], present[p])

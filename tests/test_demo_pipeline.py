@@ -1,0 +1,196 @@
+"""The video demo end to end on a synthetic video with random weights, and its CLI errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from demo.lib.darknet import PersonDetector, build_darknet, write_darknet_weights
+from demo.lib.hrnet import pose_hrnet_w48
+from demo.lib.pipeline import DemoError, DemoOptions, load_models, resolve_video, run_demo
+from demo.vis import main
+from lib.data.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
+from lib.model import build_model
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL_SCT = dict(dim_feat=16, dim_rep=32, depth=2, num_heads=2, mlp_ratio=2, maxlen=4, num_joints=17,
+                 att_fuse=True, dct_ratio=0.6, freq_prune_layer=[0, 1])
+
+
+def write_walking_figure(path: Path, num_frames: int, size=(96, 72), fps: float = 10.0) -> None:
+    """A stick figure walking to the right on a grey background."""
+    w, h = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for t in range(num_frames):
+        img = np.full((h, w, 3), 200, np.uint8)
+        cx = 25 + 3 * t
+        cv2.circle(img, (cx, 12), 5, (30, 30, 30), -1)
+        for a, b in [((cx, 17), (cx, 42)), ((cx, 42), (cx - 6 + t % 3, 66)), ((cx, 42), (cx + 6 - t % 3, 66)),
+                     ((cx, 24), (cx - 9, 36)), ((cx, 24), (cx + 9, 36))]:
+            cv2.line(img, a, b, (30, 30, 30), 2)
+        writer.write(img)
+    writer.release()
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """Random weights for all three networks (the YOLO heads biased to always see a person) + videos."""
+    d = tmp_path_factory.mktemp("demo")
+    torch.manual_seed(0)
+    yolo = build_darknet()
+    for sec, module in zip(yolo.layer_defs, yolo.module_list, strict=True):
+        if sec["type"] == "convolutional" and not hasattr(module, "bn"):  # the three detection heads
+            bias = torch.full((3, 85), -6.0)
+            bias[:, :4] = 0.0
+            bias[:, 4] = 6.0  # objectness
+            bias[:, 5] = 6.0  # person
+            with torch.no_grad():
+                module.conv.weight.zero_()
+                module.conv.bias.copy_(bias.view(-1))
+    write_darknet_weights(yolo, d / "yolov3.weights")
+    torch.save(pose_hrnet_w48().state_dict(), d / "hrnet.pth")
+    (d / "small.yaml").write_text(yaml.safe_dump(SMALL_SCT))
+    torch.save({"model_pos": {f"module.{k}": v for k, v in build_model(SMALL_SCT).state_dict().items()}},
+               d / "sct.bin")
+    write_walking_figure(d / "walk.mp4", 6)  # longer than maxlen: windows of 4 + 2 frames
+    write_walking_figure(d / "still.mp4", 1)
+    (d / "broken.mp4").write_bytes(b"this is not a video")
+    return d
+
+
+def options(d: Path, video: str, **kw) -> DemoOptions:
+    base = dict(video=str(d / video), checkpoint=str(d / "sct.bin"), config=str(d / "small.yaml"),
+                detector_weights=str(d / "yolov3.weights"), pose_weights=str(d / "hrnet.pth"),
+                out_dir=str(d / "out" / Path(video).stem), device="cpu", det_size=64, pose_input_wh=(32, 64),
+                batch_size=8, progress=False)
+    base.update(kw)
+    return DemoOptions(**base)
+
+
+@pytest.fixture(scope="module")
+def models(assets):
+    """The networks loaded once and shared by the runs below (as several videos in one process would)."""
+    return load_models(options(assets, "walk.mp4"), torch.device("cpu"))
+
+
+def count_frames(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def test_end_to_end_on_a_synthetic_video(assets, models):
+    written = run_demo(options(assets, "walk.mp4", fps=12.0), models)
+    out = assets / "out" / "walk"
+    assert written["out_dir"] == out
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "keypoints_3d.npz", "walk.mp4"]
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+    k2 = np.load(out / "keypoints_2d.npz")
+    assert k2["h36m"].shape == (1, 6, 17, 3) and k2["coco"].shape == (1, 6, 17, 3)
+    assert k2["missing"].shape == (1, 6) and not k2["missing"].any()
+    assert np.isfinite(k2["boxes"]).all() and int(k2["width"]) == 96 and int(k2["height"]) == 72
+    assert list(k2["h36m_joint_names"][:3]) == ["pelvis", "r_hip", "r_knee"]
+    # the H36M pelvis is the mid-hip point of the COCO keypoints, frame by frame
+    np.testing.assert_allclose(k2["h36m"][0, :, 0, :2], k2["coco"][0, :, 11:13, :2].mean(axis=1), atol=1e-4)
+
+    k3 = np.load(out / "keypoints_3d.npz")
+    poses = k3["poses"]
+    assert poses.shape == (1, 6, 17, 3) and np.isfinite(poses).all()
+    np.testing.assert_allclose(poses[:, :, 0], 0.0, atol=1e-6)  # root-relative
+    assert np.abs(poses).max() > 0
+    s1_cam0 = load_h36m_cameras()["S1"][0]
+    np.testing.assert_allclose(k3["camera_to_world_quaternion"], s1_cam0.orientation)
+    np.testing.assert_allclose(k3["camera_to_world_rotation"], quaternion_to_matrix(s1_cam0.orientation), atol=1e-12)
+
+    video = out / "walk.mp4"
+    assert count_frames(video) == 6
+    cap = cv2.VideoCapture(str(video))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0, abs=0.01)
+    assert int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == 72 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 96 + 72
+    cap.release()
+
+
+def test_single_frame_video_and_keypoints_only(assets, models):
+    out = assets / "out" / "still"
+    out.mkdir(parents=True)
+    (out / "stale.txt").write_text("from an earlier run")
+    written = run_demo(options(assets, "still.mp4", flip=False), models)
+    # the folder is replaced as a whole
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "keypoints_3d.npz", "still.mp4"]
+    assert count_frames(written["video"]) == 1
+    poses = np.load(written["keypoints_3d"])["poses"]
+    assert poses.shape == (1, 1, 17, 3) and np.isfinite(poses).all()
+    written = run_demo(options(assets, "still.mp4", render=False, flip=False), models)
+    assert "video" not in written
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints_2d.npz", "keypoints_3d.npz"]
+
+
+def test_video_without_a_person(assets, models):
+    # the random heads score every box 0.995: with a higher threshold nobody is found
+    strict = dataclasses.replace(models, detector=PersonDetector(models.detector.model, torch.device("cpu"),
+                                                                 input_size=64, conf_thresh=0.999))
+    with pytest.raises(DemoError, match=r"^no person detected in .*still\.mp4; try a lower --det-conf"):
+        run_demo(options(assets, "still.mp4", out_dir=str(assets / "out" / "nobody")), strict)
+    assert not (assets / "out" / "nobody").exists()
+
+
+def test_user_errors_are_one_line_with_exit_code_2(assets, capsys):
+    def run_cli(*args: str) -> tuple[int, str]:
+        code = main(["--quiet", "--device", "cpu", "--det-size", "64",
+                     "--checkpoint", str(assets / "sct.bin"), "--config", str(assets / "small.yaml"),
+                     "--detector-weights", str(assets / "yolov3.weights"), "--pose-weights", str(assets / "hrnet.pth"),
+                     "--out-dir", str(assets / "out" / "cli"), *args])
+        err = capsys.readouterr().err.strip()
+        return code, err
+
+    code, err = run_cli("--video", str(assets / "broken.mp4"))
+    assert code == 2 and err.startswith("error: cannot read video") and "broken.mp4" in err and "\n" not in err
+    code, err = run_cli("--video", str(assets / "nowhere.mp4"))
+    assert code == 2 and "video not found" in err and "demo/video" in err
+    code, err = run_cli("--video", str(assets / "walk.mp4"), "--pose-weights", str(assets / "missing.pth"))
+    assert code == 2 and "HRNet weights not found" in err and "missing.pth" in err and "README" in err
+    code, err = run_cli("--video", str(assets / "walk.mp4"), "--detector-weights", str(assets / "hrnet.pth"))
+    assert code == 2 and "does not fit the cfg" in err and "hrnet.pth" in err
+    code, err = run_cli("--video", str(assets / "walk.mp4"), "--checkpoint", str(assets / "broken.mp4"))
+    assert code == 2 and "broken.mp4" in err and "--checkpoint" in err and "\n" not in err
+    code, err = run_cli("--video", str(assets / "walk.mp4"), "--num-person", "0")
+    assert code == 2 and "--num-person must be at least 1" in err
+    assert not (assets / "out" / "cli").exists()  # nothing half-written
+
+
+def test_cli_help_and_missing_weights_without_a_stack_trace(tmp_path):
+    script = str(REPO / "demo" / "vis.py")
+    helped = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert helped.returncode == 0
+    for flag in ("--video", "--checkpoint", "--config", "--device", "--num-person", "--fps", "--no-render"):
+        assert flag in helped.stdout
+    video = tmp_path / "clip.mp4"
+    write_walking_figure(video, 2)
+    res = subprocess.run([sys.executable, script, "--video", str(video), "--device", "cpu",
+                          "--detector-weights", str(tmp_path / "yolov3.weights")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()]
+    assert "Traceback" not in res.stderr and "yolov3.weights" in res.stderr and "README" in res.stderr
+
+
+def test_bare_video_name_is_looked_up_in_demo_video(tmp_path, monkeypatch):
+    import demo.lib.pipeline as pipeline
+
+    (tmp_path / "sample_video.mp4").write_bytes(b"x")
+    monkeypatch.setattr(pipeline, "VIDEO_DIR", tmp_path)
+    assert resolve_video("sample_video.mp4") == tmp_path / "sample_video.mp4"
+    with pytest.raises(DemoError, match="video not found: other.mp4"):
+        resolve_video("other.mp4")
