@@ -21,6 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dim_feat=16, dim_rep=16, depth=2, num_heads=2, mlp_ratio=2, maxlen=12, num_joints=17, att_fuse=True)
 
 
+def _cli():
+    """``tools/benchmark.py`` as a module, to call its ``main`` in-process."""
+    spec = importlib.util.spec_from_file_location("benchmark_cli", ROOT / "tools" / "benchmark.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
 def test_linear_macs_and_flops_by_hand():
     """Two linear layers and one attention call, counted by hand."""
 
@@ -122,6 +130,13 @@ def test_cli_writes_markdown_csv_and_figure(tmp_path):
     assert all(float(r["fps"]) > 0 and int(r["repeats"]) == 2 for r in rows)
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob("*.tmp*"))
+    # the figure can be redrawn from the CSV alone
+    old = bench.read_csv_report(out_csv)
+    assert [r.median_ms for r in old.results] == [float(r["median_ms"]) for r in rows]
+    assert old.costs["sct"].params == int(next(r["params"] for r in rows if r["model"] == "sct"))
+    replot = tmp_path / "replot.png"
+    assert _cli().main(["--replot", str(out_csv), "--figure", str(replot), "--accuracy", str(accuracy)]) == 0
+    assert replot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -129,12 +144,10 @@ def test_cli_writes_markdown_csv_and_figure(tmp_path):
     (["--models", "nope"], "--models: unknown nope"),
     (["--precisions", "fp8"], "--precisions"),
     (["--batch-sizes", "0"], "--batch-sizes must list positive integers"),
+    (["--replot", "x.csv"], "--replot needs --figure"),
 ])
 def test_cli_rejects_bad_input(args, message, capsys):
-    spec = importlib.util.spec_from_file_location("benchmark_cli", ROOT / "tools" / "benchmark.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    assert cli.main(args) == 2
+    assert _cli().main(args) == 2
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1

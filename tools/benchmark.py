@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--figure", default=None, help="also draw the Pareto figure (PNG) to this path")
     p.add_argument("--accuracy", default=None,
                    help="CSV 'model,mpjpe_mm,source' of known accuracies for the figure's accuracy panel")
+    p.add_argument("--replot", default=None, metavar="CSV",
+                   help="measure nothing: redraw --figure from a CSV written by an earlier run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -100,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
             variants = [v for v in variants if v.key in wanted]
         accuracy = bench.read_accuracy(args.accuracy) if args.accuracy else {}
+        if args.replot:
+            if not args.figure:
+                raise ValueError("--replot needs --figure (the PNG to draw)")
+            old = bench.read_csv_report(args.replot)
+            bench.plot_pareto(old, args.figure, accuracy, device=args.device, precision=precisions[0],
+                              batch=batches[0])
+            print(f"wrote {args.figure}", file=sys.stderr)
+            return 0
     except (ValueError, ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -438,7 +438,7 @@ def markdown_report(report: BenchmarkReport, command: str = "") -> str:
 
 CSV_FIELDS = ("model", "label", "device", "precision", "batch", "frames", "median_ms", "spread_ms", "fps",
               "speedup_vs_baseline", "params", "gflops_per_clip", "attention_gflops_per_clip",
-              "mmacs_per_frame", "linear_gmacs_per_clip", "repeats")
+              "mmacs_per_frame", "linear_gmacs_per_clip", "repeats", "machine", "torch")
 
 
 def csv_rows(report: BenchmarkReport) -> list[dict[str, Any]]:
@@ -456,8 +456,40 @@ def csv_rows(report: BenchmarkReport) -> list[dict[str, Any]]:
             "attention_gflops_per_clip": round(c.attention_gflops, 4) if c else "",
             "mmacs_per_frame": round(c.mmacs_per_frame, 2) if c else "",
             "linear_gmacs_per_clip": round(c.linear_gmacs, 4) if c else "", "repeats": len(r.times_ms),
+            "machine": report.environment.get("gpu" if s.device == "cuda" else "cpu", ""),
+            "torch": report.environment.get("torch", ""),
         })
     return rows
+
+
+def read_csv_report(path: str | os.PathLike) -> BenchmarkReport:
+    """Rebuild a report (medians only, no model factories) from a CSV written by :func:`write_csv`, e.g. to
+    redraw the figure without measuring again."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = set(CSV_FIELDS[:10]) - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: not a benchmark CSV (missing {', '.join(sorted(missing))})")
+        rows = list(reader)
+    variants, costs, results, environment = {}, {}, [], {}
+
+    def unavailable() -> nn.Module:
+        raise RuntimeError("a variant read from CSV cannot build its model")
+
+    for row in rows:
+        key = row["model"]
+        groups = ("implementation",) if key == "reference_sct" else ("efficiency",)
+        variants.setdefault(key, Variant(key, row["label"], unavailable, groups=groups))
+        if row.get("params"):
+            frames = int(row["frames"])
+            costs[key] = Cost(params=int(row["params"]), gflops=float(row["gflops_per_clip"]),
+                              attention_gflops=float(row["attention_gflops_per_clip"] or 0),
+                              linear_gmacs=float(row["linear_gmacs_per_clip"] or 0), frames=frames)
+        setting = Setting(row["device"], row["precision"], int(row["batch"]), int(row["frames"]))
+        results.append(Result(key, row["label"], setting, [float(row["median_ms"])]))
+        environment.setdefault("gpu" if setting.device == "cuda" else "cpu", row.get("machine", ""))
+        environment.setdefault("torch", row.get("torch", ""))
+    return BenchmarkReport(list(variants.values()), costs, results, environment)
 
 
 def write_csv(report: BenchmarkReport, path: str | os.PathLike) -> None:
@@ -526,29 +558,34 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
     rows = [(v, r) for v, r in rows if r is not None]
     if not rows:
         raise ValueError(f"no efficiency rows measured on {device} {precision} batch {batch}")
-    fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(13, 5.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    style = {v.key: (colors[i % len(colors)], "s" if v.key.startswith("sct") else "o") for i, (v, _) in enumerate(rows)}
     for v, r in rows:
         c = report.costs.get(v.key)
         x = c.mmacs_per_frame / 1e3 if c else float("nan")
-        marker = "s" if v.key.startswith("sct") else "o"
-        ax_cost.scatter([x], [r.fps], marker=marker, s=60)
-        ax_cost.annotate(v.label, (x, r.fps), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        color, marker = style[v.key]
+        ax_cost.scatter([x], [r.fps], color=color, marker=marker, s=70, label=v.label)
     ax_cost.set_xlabel("GMACs per frame (all matrix products)")
     ax_cost.set_ylabel(f"frames per second ({device}, {precision}, batch {batch})")
     ax_cost.set_title("Speed vs arithmetic")
     ax_cost.grid(alpha=0.3)
+    fig.legend(*ax_cost.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8, frameon=False)
 
     known = [(v, r, accuracy[v.key]) for v, r in rows if v.key in accuracy]
     if known:
         points = [(r.fps, acc[0]) for _, r, acc in known]
         front = pareto_front(points)
-        for (v, _r, (err, source)), (fps, _) in zip(known, points, strict=True):
-            ax_acc.scatter([fps], [err], s=60)
-            ax_acc.annotate(f"{v.label}\n{source}" if source else v.label, (fps, err), textcoords="offset points",
-                            xytext=(5, 4), fontsize=7)
         ax_acc.plot([points[i][0] for i in front], [points[i][1] for i in front], "k--", lw=1,
-                    label="Pareto front")
+                    label="Pareto front", zorder=1)
+        for (v, _r, (err, source)), (fps, _) in zip(known, points, strict=True):
+            color, marker = style[v.key]
+            ax_acc.scatter([fps], [err], color=color, marker=marker, s=70, zorder=2)
+            ax_acc.annotate(f"{v.label}\n({source})" if source else v.label, (fps, err),
+                            textcoords="offset points", xytext=(6, 4), fontsize=7)
         ax_acc.legend(loc="upper right", fontsize=8)
+        ax_acc.margins(x=0.35, y=0.25)
+        ax_acc.set_xlim(left=0)
     else:
         ax_acc.text(0.5, 0.5, "no accuracy figures given (--accuracy)", ha="center", va="center",
                     transform=ax_acc.transAxes)
@@ -557,9 +594,11 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
     ax_acc.set_title("Accuracy vs speed")
     ax_acc.grid(alpha=0.3)
     env = report.environment
-    fig.suptitle(f"{env.get('gpu') if device == 'cuda' else env.get('cpu', '')}, torch {env.get('torch', '')}, "
-                 f"{report.results[0].setting.frames} frames", fontsize=9)
-    fig.tight_layout()
+    machine = env.get("gpu" if device == "cuda" else "cpu")
+    title = [machine, f"torch {env['torch']}" if env.get("torch") else None,
+             f"{report.results[0].setting.frames} frames per clip"]
+    fig.suptitle(", ".join(t for t in title if t), fontsize=9)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}.png"
