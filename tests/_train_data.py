@@ -12,6 +12,8 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 import yaml
 
 from lib.data.datareader_h36m import DataReaderH36M
@@ -102,3 +104,12 @@ def write_config(path: Path, data_keys: dict, **extra) -> Path:
            "flip": False, **TINY_MODEL, **data_keys, **extra}
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and stay fast when other processes share the CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

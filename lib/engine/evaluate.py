@@ -60,12 +60,14 @@ class EvalResult:
 
 @torch.no_grad()
 def predict_batch(model: torch.nn.Module, batch_input: torch.Tensor, *, flip: bool, rootrel: bool,
-                  gt_2d: bool = False, no_conf: bool = False) -> torch.Tensor:
-    """Test-time prediction of one batch ``(B, T, J, 3) -> (B, T, J, 3)`` (normalised coordinates)."""
-    model_input = batch_input[..., :2] if no_conf else batch_input
-    pred = model(model_input)
+                  gt_2d: bool = False) -> torch.Tensor:
+    """Test-time prediction of one batch ``(B, T, J, 3) -> (B, T, J, 3)`` (normalised coordinates).
+
+    (``no_conf`` is applied by the dataset, which sets the confidence channel to 1.)
+    """
+    pred = model(batch_input)
     if flip:
-        pred_flip = flip_pose(model(flip_pose(model_input)))
+        pred_flip = flip_pose(model(flip_pose(batch_input)))
         pred = (pred + pred_flip) / 2
     pred = pred.float()
     if rootrel:
@@ -94,7 +96,7 @@ def predict_clips(model: torch.nn.Module, dataset: Dataset, cfg: Any, env: DistE
         batch_input = batch_input.to(env.device, non_blocking=True)
         with torch.autocast(env.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             pred = predict_batch(model, batch_input, flip=cfg.flip, rootrel=cfg.rootrel,
-                                 gt_2d=cfg.gt_2d, no_conf=cfg.no_conf)
+                                 gt_2d=cfg.gt_2d)
         outputs.append(pred.cpu().numpy())
     model.train(was_training)
     mine = np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)

@@ -246,8 +246,6 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     for step, (batch_input, batch_gt) in enumerate(bar):
         batch_input = batch_input.to(env.device, non_blocking=True)
         batch_gt = batch_gt.to(env.device, non_blocking=True)
-        if cfg.no_conf:
-            batch_input = batch_input[..., :2]
         target = prepare_target(batch_gt, cfg.rootrel)
         with torch.autocast(env.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             pred = model(batch_input)
@@ -371,7 +369,10 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
     resume = opts.resume or (latest_path if os.path.isfile(latest_path) else "")
     if resume:
         ckpt = load_checkpoint_file(resume)
-        load_model_weights(model, ckpt, strict=True)
+        try:
+            load_model_weights(model, ckpt, strict=True)
+        except CheckpointError as exc:  # name the file, not "the given state dict"
+            raise CheckpointError(str(exc).replace("the given state dict", resume)) from exc
         if ckpt.get("optimizer") is not None:
             try:
                 optimizer.load_state_dict(ckpt["optimizer"])
@@ -399,7 +400,7 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
     loader = DataLoader(train_set, batch_size=local_batch, sampler=sampler, num_workers=workers,
                         pin_memory=env.device.type == "cuda", persistent_workers=workers > 0, drop_last=False)
     scaler = torch.amp.GradScaler(env.device.type, enabled=amp_dtype == torch.float16)
-    random.seed(opts.seed + env.rank)  # augmentation draws differ between ranks
+    torch.manual_seed(opts.seed + env.rank)  # augmentation draws (flip, noise, masks) differ between ranks
     writer = None
     if env.is_main:
         os.makedirs(ckpt_dir, exist_ok=True)

@@ -1,0 +1,104 @@
+"""Training runs: resume continues epoch, lr and optimiser state exactly; fine-tuning; no_eval; evaluate."""
+
+import json
+
+import pytest
+import torch
+
+import train
+from lib.utils.checkpoint import load_checkpoint_file
+from tests._train_data import one_thread, write_config, write_tiny_h36m  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def data_keys(tmp_path_factory):
+    return write_tiny_h36m(tmp_path_factory.mktemp("tiny"))
+
+
+def _train(capsys, cfg, ck, *extra):
+    code = train.main(["--config", str(cfg), "-c", str(ck), "--workers", "0", "--no-progress",
+                       "--device", "cpu", *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_resume_continues_epoch_lr_and_optimizer(capsys, tmp_path, data_keys):
+    cfg = write_config(tmp_path / "c.yaml", data_keys, epochs=3, lr_decay=0.5, checkpoint_frequency=2)
+    straight = tmp_path / "straight"
+    _train(capsys, cfg, straight)
+    # the same run stopped after one epoch, then resumed twice (auto-resume from latest_epoch.bin)
+    split = tmp_path / "split"
+    _train(capsys, cfg, split, "epochs=1")
+    first = load_checkpoint_file(split / "latest_epoch.bin")
+    assert first["epoch"] == 1 and first["lr"] == pytest.approx(0.001 * 0.5)
+    out = _train(capsys, cfg, split, "epochs=2")
+    assert "resuming" in out and "[2]" in out and "[1]" not in out
+    out = _train(capsys, cfg, split)
+    assert "[3]" in out and "[2]" not in out
+
+    a = load_checkpoint_file(straight / "latest_epoch.bin")
+    b = load_checkpoint_file(split / "latest_epoch.bin")
+    assert a["epoch"] == b["epoch"] == 3
+    assert a["lr"] == pytest.approx(0.001 * 0.5 ** 3) and b["lr"] == pytest.approx(a["lr"])
+    assert b["optimizer"]["param_groups"][0]["lr"] == pytest.approx(a["lr"])
+    for name, tensor in a["model_pos"].items():
+        assert name.startswith("module.")
+        torch.testing.assert_close(b["model_pos"][name], tensor, rtol=1e-5, atol=1e-6)
+    for key, state in a["optimizer"]["state"].items():
+        torch.testing.assert_close(b["optimizer"]["state"][key]["exp_avg_sq"], state["exp_avg_sq"],
+                                   rtol=1e-5, atol=1e-9)
+        assert float(b["optimizer"]["state"][key]["step"]) == float(state["step"])
+    assert b["min_loss"] == pytest.approx(a["min_loss"])
+    # released layout and checkpoint files
+    assert set(a) == {"epoch", "lr", "optimizer", "model_pos", "min_loss"}
+    assert (straight / "epoch_1.bin").is_file() and not (straight / "epoch_0.bin").exists()
+    best = load_checkpoint_file(straight / "best_epoch.bin")
+    assert best["min_loss"] == pytest.approx(a["min_loss"])
+    assert list((straight / "logs").iterdir())  # TensorBoard event file
+
+
+def test_evaluate_prints_protocol_lines_and_saves_json(capsys, tmp_path, data_keys):
+    cfg = write_config(tmp_path / "c.yaml", data_keys, epochs=1)
+    ck = tmp_path / "ck"
+    out = _train(capsys, cfg, ck)
+    trained_e1 = float(out.split(" e1 ")[1].split()[0])
+    code = train.main(["--config", str(cfg), "-e", str(ck / "best_epoch.bin"), "--workers", "0",
+                       "--no-progress", "--device", "cpu"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    line = next(ln for ln in out.splitlines() if ln.startswith("Protocol #1 Error (MPJPE): "))
+    p1 = float(line.split(": ")[1].split()[0])
+    assert line.endswith(" mm") and p1 == pytest.approx(trained_e1, abs=1e-5)
+    assert any(ln.startswith("Protocol #2 Error (P-MPJPE): ") for ln in out.splitlines())
+    saved = json.loads((ck / "best_epoch_results.json").read_text())
+    assert saved["p1"] == pytest.approx(p1) and set(saved["per_action"]) == {"Directions", "Discussion", "Eating"}
+
+
+def test_no_eval_and_finetune_from_other_shapes(capsys, tmp_path, data_keys):
+    cfg = write_config(tmp_path / "c.yaml", data_keys, epochs=1, no_eval=True)
+    base = tmp_path / "base"
+    out = _train(capsys, cfg, base)
+    assert "e1" not in out
+    assert (base / "latest_epoch.bin").is_file() and not (base / "best_epoch.bin").exists()
+    # fine-tune a model with another dim_rep: the head and pre-logits are skipped with a warning
+    other = write_config(tmp_path / "o.yaml", data_keys, epochs=1, dim_rep=12, finetune=True)
+    out = _train(capsys, other, tmp_path / "ft", "-p", str(base), "-ms", "latest_epoch.bin")
+    warning = next(ln for ln in out.splitlines() if ln.startswith("WARNING:") and "skipped" in ln)
+    assert "head.weight" in warning
+    # the names with equal shapes are the pretrained ones
+    from lib.engine.trainer import load_pretrained
+    from lib.model import build_model
+    from lib.utils.config import load_config
+
+    model = build_model(load_config(other))
+    messages = []
+    load_pretrained(model, str(base / "latest_epoch.bin"), messages.append)
+    src = load_checkpoint_file(base / "latest_epoch.bin")["model_pos"]
+    state = model.state_dict()
+    same = [k for k in state if state[k].shape == src[f"module.{k}"].shape]
+    assert len(same) > 10 and "head.weight" not in same
+    for k in same:
+        torch.testing.assert_close(state[k], src[f"module.{k}"])
