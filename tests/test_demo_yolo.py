@@ -105,7 +105,7 @@ def test_loads_random_weights_file_in_darknet_layout_and_decodes_boxes(yolo, tmp
     assert (pred[:, 4:] >= 0).all() and (pred[:, 4:] <= 1).all()
     lb = Letterbox(scale=1.0, pad_x=0.0, pad_y=0.0)
     boxes = boxes_from_predictions(pred, lb, (96, 128), conf_thresh=0.0, nms_thresh=0.5)
-    assert boxes.shape[1] == 5 and len(boxes) > 0
+    assert boxes.shape[1] == 5 and 0 < len(boxes) <= 100  # at most max_det boxes
     assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
     assert (boxes[:, :4] >= 0).all() and (boxes[:, [0, 2]] <= 127).all() and (boxes[:, [1, 3]] <= 95).all()
     assert np.all(np.diff(boxes[:, 4]) <= 0)  # highest score first

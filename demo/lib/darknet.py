@@ -301,12 +301,13 @@ def letterbox(image_bgr: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
 
 
 def boxes_from_predictions(pred: np.ndarray, lb: Letterbox, image_hw: tuple[int, int], conf_thresh: float,
-                           nms_thresh: float, class_id: int = PERSON_CLASS) -> np.ndarray:
+                           nms_thresh: float, class_id: int = PERSON_CLASS, max_det: int = 100) -> np.ndarray:
     """Boxes of one class from one image's YOLO rows ``(N, 5 + C)``, after a library NMS.
 
     Score = objectness x class probability; rows below ``conf_thresh`` are dropped, the rest go through
     ``cv2.dnn.NMSBoxes`` with IoU threshold ``nms_thresh``. Returns ``(K, 5)`` float32
-    ``(x1, y1, x2, y2, score)`` in image pixels (clipped to the image), highest score first.
+    ``(x1, y1, x2, y2, score)`` in image pixels (clipped to the image), highest score first, at most
+    ``max_det`` of them.
     """
     scores = pred[:, 4] * pred[:, 5 + class_id]
     keep = scores > conf_thresh
@@ -327,7 +328,7 @@ def boxes_from_predictions(pred: np.ndarray, lb: Letterbox, image_hw: tuple[int,
     rects = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(np.float64).tolist()
     idx = cv2.dnn.NMSBoxes(rects, s.astype(np.float64).tolist(), float(conf_thresh), float(nms_thresh))
     idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-    idx = idx[np.argsort(-s[idx], kind="stable")]
+    idx = idx[np.argsort(-s[idx], kind="stable")][:max_det]
     return np.stack([x1, y1, x2, y2, s], axis=1)[idx].astype(np.float32)
 
 

@@ -58,15 +58,18 @@ class IoUTracker:
         ids = [-1] * len(detections)
         if len(detections) and live:
             iou = box_iou(np.stack([tr.boxes[tr.last_frame] for tr in live]), detections)
-            while True:
-                i, j = np.unravel_index(np.argmax(iou), iou.shape)
-                if iou[i, j] < self.iou_thresh:
-                    break
+            # greedy by highest IoU: visit the candidate pairs once, best first
+            rows, cols = np.nonzero(iou >= self.iou_thresh)
+            order = np.argsort(-iou[rows, cols], kind="stable")
+            used_tracks, used_dets = set(), set()
+            for i, j in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+                if i in used_tracks or j in used_dets:
+                    continue
+                used_tracks.add(i)
+                used_dets.add(j)
                 live[i].boxes[t] = np.asarray(detections[j], dtype=np.float32)
                 live[i].last_frame = t
                 ids[j] = live[i].track_id
-                iou[i, :] = -1
-                iou[:, j] = -1
         for j, det in enumerate(detections):
             if ids[j] < 0:
                 track = Track(track_id=len(self.tracks), boxes={t: np.asarray(det, dtype=np.float32)}, last_frame=t)
