@@ -7,6 +7,7 @@ import importlib.util
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,11 @@ def test_cli_rejects_bad_input(args, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_process_clock_ignores_waiting():
+    """A sleeping call takes wall time but (almost) no CPU time."""
+    assert bench.time_call(lambda: time.sleep(0.1), "cpu", clock="wall") >= 100.0
+    assert bench.time_call(lambda: time.sleep(0.1), "cpu", clock="process") < 20.0
+    with pytest.raises(ValueError, match="unknown clock"):
+        bench.time_call(lambda: None, "cpu", clock="gpu")

@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="timed calls per model and setting, interleaved across models; the median is reported "
                         "(default 10)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--clock", choices=("wall", "process"), default="wall",
+                   help="CPU timing: wall clock (default) or this process's CPU time, which with --threads 1 is "
+                        "the compute time even when other programs load the machine")
     p.add_argument("--compile", action="store_true", help="wrap every model in torch.compile before timing")
     p.add_argument("--config", default=None,
                    help="YAML config whose model sizes (dim_feat, depth, ...) replace the released ones")
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=total, desc="forward passes", disable=args.no_progress, file=sys.stderr) as bar:
         report = bench.run_benchmark(variants, settings, warmup=args.warmup, repeats=args.repeats,
                                      compile_models=args.compile, count_cost=not args.no_flops,
-                                     progress=lambda: bar.update(1))
+                                     progress=lambda: bar.update(1), clock=args.clock)
     command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                                   else sys.argv[1:]))
     text = bench.markdown_report(report, command.strip())

@@ -174,8 +174,15 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_call(fn: Callable[[], Any], device: str) -> float:
-    """Milliseconds of one call of ``fn`` (CUDA events on the GPU, ``perf_counter`` elsewhere)."""
+CLOCKS = ("wall", "process")
+
+
+def time_call(fn: Callable[[], Any], device: str, clock: str = "wall") -> float:
+    """Milliseconds of one call of ``fn``: CUDA events on the GPU; on the CPU ``perf_counter`` (``clock='wall'``)
+    or the CPU time of this process (``clock='process'``: all threads together, so with one thread it is
+    the compute time, unaffected by other programs competing for the cores)."""
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}; choose from {', '.join(CLOCKS)}")
     if device == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         torch.cuda.synchronize()
@@ -184,14 +191,15 @@ def time_call(fn: Callable[[], Any], device: str) -> float:
         end.record()
         end.synchronize()
         return float(start.elapsed_time(end))
-    begin = time.perf_counter()
+    timer = time.perf_counter if clock == "wall" else time.process_time
+    begin = timer()
     fn()
-    return (time.perf_counter() - begin) * 1e3
+    return (timer() - begin) * 1e3
 
 
 def measure_setting(models: Mapping[str, nn.Module], labels: Mapping[str, str], setting: Setting,
                     warmup: int, repeats: int, progress: Callable[[], None] | None = None,
-                    seed: int = 0) -> list[Result]:
+                    seed: int = 0, clock: str = "wall") -> list[Result]:
     """Time every model of ``models`` (already on ``setting.device``, eval mode) in one setting.
 
     The input is a random ``(batch, frames, 17, 3)`` clip. After ``warmup`` calls per model the
@@ -217,7 +225,7 @@ def measure_setting(models: Mapping[str, nn.Module], labels: Mapping[str, str], 
     _synchronize(setting.device)
     for _ in range(repeats):
         for key, model in models.items():
-            results[key].times_ms.append(time_call(call(model), setting.device))
+            results[key].times_ms.append(time_call(call(model), setting.device, clock))
             if progress:
                 progress()
     return list(results.values())
@@ -269,7 +277,7 @@ def count_calls(variants: Sequence[Variant], settings: Sequence[Setting], warmup
 
 def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warmup: int = 2, repeats: int = 10,
                   compile_models: bool = False, baseline: str = "dstformer", count_cost: bool = True,
-                  progress: Callable[[], None] | None = None) -> BenchmarkReport:
+                  progress: Callable[[], None] | None = None, clock: str = "wall") -> BenchmarkReport:
     """Measure ``variants`` in every setting (one model build per variant and device).
 
     Args:
@@ -280,6 +288,7 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
         baseline: key of the row the efficiency ratios refer to.
         count_cost: also count parameters and FLOPs (on the CPU).
         progress: called once per timed or warm-up forward pass (:func:`count_calls` of them in all).
+        clock: ``'wall'`` or ``'process'`` (CPU time; see :func:`time_call`). CUDA always uses events.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError("need repeats >= 1 and warmup >= 0")
@@ -296,9 +305,10 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
             models = {setting.device: device_models}  # one device's models at a time
         chosen = {v.key: device_models[v.key] for v in variants if setting.precision in v.precisions}
         labels = {v.key: v.label for v in variants}
-        results.extend(measure_setting(chosen, labels, setting, warmup, repeats, progress=progress))
+        results.extend(measure_setting(chosen, labels, setting, warmup, repeats, progress=progress, clock=clock))
     environment = describe_environment(settings[0].device)
     environment["compile"] = str(compile_models)
+    environment["clock"] = "CUDA events" if settings[0].device == "cuda" else clock
     environment["warmup"], environment["repeats"] = str(warmup), str(repeats)
     return BenchmarkReport(list(variants), costs, results, environment, baseline=baseline)
 
