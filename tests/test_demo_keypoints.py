@@ -135,3 +135,16 @@ def test_iou_tracker_keeps_identities_and_selects_the_largest_tracks():
     for _ in range(3):
         tracker.update(np.zeros((0, 5), dtype=np.float32))
     assert tracker.update(np.array([big(9)], dtype=np.float32)) == [2]
+
+
+def test_iou_tracker_matches_hundreds_of_people_one_to_one():
+    rng = np.random.default_rng(0)
+    xs = np.arange(500) * 30.0  # 500 side-by-side people, 20 px wide, each moving 2 px per frame
+    first = np.stack([xs, np.zeros(500), xs + 20, np.full(500, 60), rng.uniform(0.5, 1, 500)], axis=1)
+    tracker = IoUTracker()
+    ids0 = tracker.update(first.astype(np.float32))
+    perm = rng.permutation(500)
+    moved = first[perm] + np.array([2, 0, 2, 0, 0])
+    ids1 = tracker.update(moved.astype(np.float32))
+    assert ids0 == list(range(500))
+    assert ids1 == perm.tolist()

@@ -64,3 +64,17 @@ def test_every_frame_gets_its_own_pose_back(num_frames, flip):
     assert sum(done) == num_windows
     batches = sum(c[0] for c in model.calls)
     assert batches == num_windows * (2 if flip else 1)
+
+
+def test_display_rotation_stands_a_camera_frame_pose_upright():
+    from demo.lib.pipeline import display_quaternion
+    from demo.lib.render import to_display_frame
+
+    # camera frame: y points down, so the head (joint 10) has the smallest y and the ankles the largest
+    pose = np.zeros((17, 3))
+    pose[:, 1] = np.linspace(-0.2, 0.2, 17)
+    pose[10, 1], pose[3, 1], pose[6, 1] = -0.8, 0.8, 0.8
+    shown = to_display_frame(pose[None], display_quaternion())[0]
+    assert shown[:, 2].min() == pytest.approx(0.0)  # the lowest joint on the floor
+    assert shown[10, 2] == pytest.approx(1.6, abs=0.05)  # head at the top, the body's height above the feet
+    assert shown[3, 2] < 0.05 and shown[6, 2] < 0.05
