@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import torch
+
     from demo.lib.pipeline import DemoError, DemoOptions, run_demo
 
     opts = DemoOptions(
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         written = run_demo(opts)
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except torch.cuda.OutOfMemoryError:
+        print("error: out of GPU memory; lower --batch-size or use --device cpu", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)

@@ -194,3 +194,29 @@ def test_bare_video_name_is_looked_up_in_demo_video(tmp_path, monkeypatch):
     assert resolve_video("sample_video.mp4") == tmp_path / "sample_video.mp4"
     with pytest.raises(DemoError, match="video not found: other.mp4"):
         resolve_video("other.mp4")
+
+
+def test_two_people_are_kept_and_drawn_side_by_side(assets, models):
+    written = run_demo(options(assets, "still.mp4", num_person=2, flip=False,
+                               out_dir=str(assets / "out" / "two")), models)
+    k2 = np.load(written["keypoints_2d"])
+    assert k2["h36m"].shape == (2, 1, 17, 3) and np.load(written["keypoints_3d"])["poses"].shape == (2, 1, 17, 3)
+    assert not np.allclose(k2["boxes"][0], k2["boxes"][1])  # two different tracks
+    cap = cv2.VideoCapture(str(written["video"]))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 96 + 2 * 72
+    cap.release()
+
+
+def test_mp4v_fallback_writer(tmp_path):
+    from demo.lib.render import VideoWriter
+
+    writer = VideoWriter(tmp_path / "v.mp4", 10.0, (64, 48), prefer_h264=False)
+    assert writer.codec == "mp4v"
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 40 * i, dtype=np.uint8))
+    writer.close()
+    assert count_frames(tmp_path / "v.mp4") == 5
+    writer = VideoWriter(tmp_path / "w.mp4", 10.0, (64, 48))
+    with pytest.raises(ValueError, match="does not match the video size"):
+        writer.write(np.zeros((10, 10, 3), dtype=np.uint8))
+    writer.close()
