@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
                    help="compute device (default cpu, the setting the quickstart's timing is meant for)")
     p.add_argument("--workers", type=int, default=0, help="data-loader workers (default 0)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the small model gains little from more, and a CPU "
+                   "shared with other programs slows many threads down badly)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the training (default 0)")
     p.add_argument("--fresh", action="store_true",
                    help="delete the quickstart's previous checkpoints (not the data) and train again")
@@ -92,11 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.chdir(REPO_ROOT)
 
+    import torch
+
     from lib.engine.errors import InputError
     from lib.engine.trainer import TrainOptions, run
     from lib.utils.checkpoint import CheckpointError
     from lib.utils.config import ConfigError, load_config
 
+    if args.threads < 1:
+        print("error: --threads must be >= 1", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
     start = time.time()
     ckpt = Path(args.checkpoint)
     try:

@@ -96,3 +96,20 @@ def test_angle_velocity_is_l1_of_differences():
     dp = pred[:, 1:] - pred[:, :-1]
     dg = gt[:, 1:] - gt[:, :-1]
     assert math.isclose(loss_angle_velocity(pred, gt).item(), (dp - dg).abs().mean().item(), rel_tol=1e-12)
+
+
+def test_total_loss_is_the_weighted_sum():
+    from easydict import EasyDict
+
+    from lib.engine.trainer import compute_losses
+
+    pred = _poses(10).requires_grad_(True)
+    gt = _poses(11)
+    cfg = EasyDict(lambda_scale=0.5, lambda_3d_velocity=20.0, lambda_lv=0.0, lambda_lg=2.0, lambda_a=0.0,
+                   lambda_av=3.0)
+    t = compute_losses(pred, gt, cfg)
+    expected = (loss_mpjpe(pred, gt) + 0.5 * loss_n_mpjpe(pred, gt) + 20 * loss_velocity(pred, gt)
+                + 2 * loss_limb_gt(pred, gt) + 3 * loss_angle_velocity(pred, gt))
+    assert math.isclose(t["total"].item(), expected.item(), rel_tol=1e-12)
+    assert math.isclose(t["angle"].item(), loss_angle(pred, gt).item(), rel_tol=1e-12)  # logged
+    assert not t["angle"].requires_grad and t["total"].requires_grad

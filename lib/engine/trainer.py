@@ -106,22 +106,27 @@ def compute_losses(pred: torch.Tensor, gt: torch.Tensor, cfg: Any) -> dict[str, 
     ``pred, gt``: ``(B, T, J, 3)``. total = MPJPE + λ_scale·N-MPJPE + λ_vel·velocity + λ_lv·limb variance
     + λ_lg·limb length + λ_a·angle + λ_av·angle velocity (of the positions, as MotionBERT computes it).
     """
-    terms = {
-        "3d_pos": loss_mpjpe(pred, gt),
-        "3d_scale": loss_n_mpjpe(pred, gt),
-        "3d_velocity": loss_velocity(pred, gt),
-        "lv": loss_limb_var(pred),
-        "lg": loss_limb_gt(pred, gt),
-        "angle": loss_angle(pred, gt),
-        "angle_velocity": loss_angle_velocity(pred, gt),
+    weights = {"3d_pos": 1.0, "3d_scale": cfg.lambda_scale, "3d_velocity": cfg.lambda_3d_velocity,
+               "lv": cfg.lambda_lv, "lg": cfg.lambda_lg, "angle": cfg.lambda_a, "angle_velocity": cfg.lambda_av}
+    functions = {
+        "3d_pos": lambda: loss_mpjpe(pred, gt),
+        "3d_scale": lambda: loss_n_mpjpe(pred, gt),
+        "3d_velocity": lambda: loss_velocity(pred, gt),
+        "lv": lambda: loss_limb_var(pred),
+        "lg": lambda: loss_limb_gt(pred, gt),
+        "angle": lambda: loss_angle(pred, gt),
+        "angle_velocity": lambda: loss_angle_velocity(pred, gt),
     }
-    terms["total"] = (terms["3d_pos"]
-                      + cfg.lambda_scale * terms["3d_scale"]
-                      + cfg.lambda_3d_velocity * terms["3d_velocity"]
-                      + cfg.lambda_lv * terms["lv"]
-                      + cfg.lambda_lg * terms["lg"]
-                      + cfg.lambda_a * terms["angle"]
-                      + cfg.lambda_av * terms["angle_velocity"])
+    terms: dict[str, torch.Tensor] = {}
+    total = pred.new_zeros(())
+    for key in LOSS_TERMS:
+        if weights[key] == 0:
+            with torch.no_grad():  # logged only: no backward through it
+                terms[key] = functions[key]()
+        else:
+            terms[key] = functions[key]()
+            total = total + weights[key] * terms[key]
+    terms["total"] = total
     return terms
 
 
