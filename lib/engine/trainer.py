@@ -412,8 +412,11 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
         import tensorboardX
 
         writer = tensorboardX.SummaryWriter(os.path.join(ckpt_dir, "logs"))
-    log(f"INFO: training on {len(train_set)} clips ({len(loader)} steps of {local_batch} per process), "
-        f"epochs {start_epoch + 1}..{cfg.epochs}")
+    if start_epoch >= cfg.epochs:
+        log(f"INFO: all {cfg.epochs} epochs are done already in {ckpt_dir}; raise epochs to train more")
+    else:
+        log(f"INFO: training on {len(train_set)} clips ({len(loader)} steps of {local_batch} per process), "
+            f"epochs {start_epoch + 1}..{cfg.epochs}")
 
     summary = RunSummary(epochs_done=start_epoch)
     try:
