@@ -16,6 +16,7 @@ from torch import nn
 
 from lib.model import build_model
 from lib.utils import benchmark as bench
+from lib.utils.cpu_inference import onednn_linear_available, prepack_linear_layers
 from lib.utils.flops import count_flops, count_linear_macs, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,3 +161,26 @@ def test_process_clock_ignores_waiting():
     assert bench.time_call(lambda: time.sleep(0.1), "cpu", clock="process") < 20.0
     with pytest.raises(ValueError, match="unknown clock"):
         bench.time_call(lambda: None, "cpu", clock="gpu")
+
+
+@pytest.mark.skipif(not onednn_linear_available(), reason="this PyTorch build has no oneDNN linear kernels")
+def test_prepacked_linear_matches_default_and_keeps_names():
+    torch.manual_seed(0)
+    model = build_model({**TINY, "dct_ratio": 0.6, "freq_prune_layer": [0, 1]}).eval()
+    names = list(model.state_dict())
+    x = torch.randn(2, 12, 17, 3)
+    with torch.inference_mode():
+        expected = model(x)
+    assert prepack_linear_layers(model) == sum(isinstance(m, nn.Linear) for m in model.modules()) > 0
+    assert list(model.state_dict()) == names
+    with torch.inference_mode():
+        assert torch.allclose(model(x), expected, atol=1e-5)
+    # new weights are picked up (the packed copy is rebuilt), and training still has gradients
+    other = build_model({**TINY, "dct_ratio": 0.6, "freq_prune_layer": [0, 1]}).eval()
+    model.load_state_dict(other.state_dict())
+    with torch.inference_mode():
+        assert torch.allclose(model(x), other(x), atol=1e-5)
+    trained = build_model(TINY)  # training takes the default path and has gradients
+    assert prepack_linear_layers(trained) > 0
+    trained(x).square().mean().backward()
+    assert trained.head.weight.grad is not None

@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clock", choices=("wall", "process"), default="wall",
                    help="CPU timing: wall clock (default) or this process's CPU time, which with --threads 1 is "
                         "the compute time even when other programs load the machine")
+    p.add_argument("--prepack-linear", action="store_true",
+                   help="run the linear layers of every row except the plain reference on oneDNN with packed "
+                        "weights (CPU float32 only; see lib/utils/cpu_inference.py)")
     p.add_argument("--compile", action="store_true", help="wrap every model in torch.compile before timing")
     p.add_argument("--config", default=None,
                    help="YAML config whose model sizes (dim_feat, depth, ...) replace the released ones")
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=total, desc="forward passes", disable=args.no_progress, file=sys.stderr) as bar:
         report = bench.run_benchmark(variants, settings, warmup=args.warmup, repeats=args.repeats,
                                      compile_models=args.compile, count_cost=not args.no_flops,
-                                     progress=lambda: bar.update(1), clock=args.clock)
+                                     progress=lambda: bar.update(1), clock=args.clock,
+                                     prepack_linear=args.prepack_linear)
     command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                                   else sys.argv[1:]))
     text = bench.markdown_report(report, command.strip())

@@ -30,6 +30,7 @@ from torch import nn
 
 from lib.model import build_model
 
+from .cpu_inference import prepack_linear_layers
 from .flops import count_flops, count_parameters
 
 PRECISIONS = ("fp32", "bf16")
@@ -48,6 +49,7 @@ class Variant:
         note: what the row is.
         groups: tables the row appears in (``'efficiency'``: issue 6; ``'implementation'``: issue 2).
         precisions: precisions measured for this row (a subset of the run's precisions).
+        plain: a deliberately unoptimised baseline; run-wide optimisations (``prepack_linear``) skip it.
     """
 
     key: str
@@ -56,6 +58,7 @@ class Variant:
     note: str = ""
     groups: tuple[str, ...] = ("efficiency",)
     precisions: tuple[str, ...] = PRECISIONS
+    plain: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def standard_variants(base: Mapping[str, Any] | None = None,
     if reference_factory is not None:
         rows.append(Variant("reference_sct", "ReferenceSCT (plain)", lambda: reference_factory(sct_cfg),
                             "FFT-DCT + explicit-softmax reference (tests/reference_sct.py)",
-                            groups=("implementation",), precisions=("fp32",)))
+                            groups=("implementation",), precisions=("fp32",), plain=True))
     if len({v.key for v in rows}) != len(rows):
         raise AssertionError("variant keys must be unique")
     return rows
@@ -277,7 +280,8 @@ def count_calls(variants: Sequence[Variant], settings: Sequence[Setting], warmup
 
 def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warmup: int = 2, repeats: int = 10,
                   compile_models: bool = False, baseline: str = "dstformer", count_cost: bool = True,
-                  progress: Callable[[], None] | None = None, clock: str = "wall") -> BenchmarkReport:
+                  progress: Callable[[], None] | None = None, clock: str = "wall",
+                  prepack_linear: bool = False) -> BenchmarkReport:
     """Measure ``variants`` in every setting (one model build per variant and device).
 
     Args:
@@ -289,6 +293,8 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
         count_cost: also count parameters and FLOPs (on the CPU).
         progress: called once per timed or warm-up forward pass (:func:`count_calls` of them in all).
         clock: ``'wall'`` or ``'process'`` (CPU time; see :func:`time_call`). CUDA always uses events.
+        prepack_linear: run the linear layers of every non-``plain`` row on oneDNN with packed weights
+            (:func:`lib.utils.cpu_inference.prepack_linear_layers`; affects CPU float32 only).
     """
     if repeats < 1 or warmup < 0:
         raise ValueError("need repeats >= 1 and warmup >= 0")
@@ -301,6 +307,8 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
             device_models = {}
             for variant in variants:
                 model = variant.factory().eval().to(setting.device)
+                if prepack_linear and not variant.plain:
+                    prepack_linear_layers(model)
                 device_models[variant.key] = torch.compile(model) if compile_models else model
             models = {setting.device: device_models}  # one device's models at a time
         chosen = {v.key: device_models[v.key] for v in variants if setting.precision in v.precisions}
@@ -309,6 +317,8 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
     environment = describe_environment(settings[0].device)
     environment["compile"] = str(compile_models)
     environment["clock"] = "CUDA events" if settings[0].device == "cuda" else clock
+    environment["prepacked linear (oneDNN)"] = ("yes, all rows but the plain reference" if prepack_linear
+                                                else "no")
     environment["warmup"], environment["repeats"] = str(warmup), str(repeats)
     return BenchmarkReport(list(variants), costs, results, environment, baseline=baseline)
 
@@ -448,7 +458,8 @@ def markdown_report(report: BenchmarkReport, command: str = "") -> str:
 
 CSV_FIELDS = ("model", "label", "device", "precision", "batch", "frames", "median_ms", "spread_ms", "fps",
               "speedup_vs_baseline", "params", "gflops_per_clip", "attention_gflops_per_clip",
-              "mmacs_per_frame", "linear_gmacs_per_clip", "repeats", "machine", "torch")
+              "mmacs_per_frame", "linear_gmacs_per_clip", "repeats", "machine", "torch", "threads",
+              "clock")
 
 
 def csv_rows(report: BenchmarkReport) -> list[dict[str, Any]]:
@@ -467,7 +478,8 @@ def csv_rows(report: BenchmarkReport) -> list[dict[str, Any]]:
             "mmacs_per_frame": round(c.mmacs_per_frame, 2) if c else "",
             "linear_gmacs_per_clip": round(c.linear_gmacs, 4) if c else "", "repeats": len(r.times_ms),
             "machine": report.environment.get("gpu" if s.device == "cuda" else "cpu", ""),
-            "torch": report.environment.get("torch", ""),
+            "torch": report.environment.get("torch", ""), "threads": report.environment.get("threads", ""),
+            "clock": report.environment.get("clock", ""),
         })
     return rows
 
@@ -498,7 +510,8 @@ def read_csv_report(path: str | os.PathLike) -> BenchmarkReport:
         setting = Setting(row["device"], row["precision"], int(row["batch"]), int(row["frames"]))
         results.append(Result(key, row["label"], setting, [float(row["median_ms"])]))
         environment.setdefault("gpu" if setting.device == "cuda" else "cpu", row.get("machine", ""))
-        environment.setdefault("torch", row.get("torch", ""))
+        for name in ("torch", "threads", "clock"):
+            environment.setdefault(name, row.get(name) or "")
     return BenchmarkReport(list(variants.values()), costs, results, environment)
 
 
@@ -606,6 +619,8 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
     env = report.environment
     machine = env.get("gpu" if device == "cuda" else "cpu")
     title = [machine, f"torch {env['torch']}" if env.get("torch") else None,
+             f"{env['threads']} thread(s)" if device == "cpu" and env.get("threads") else None,
+             f"clock: {env['clock']}" if env.get("clock") else None,
              f"{report.results[0].setting.frames} frames per clip"]
     fig.suptitle(", ".join(t for t in title if t), fontsize=9)
     fig.tight_layout(rect=(0, 0.1, 1, 1))

@@ -71,6 +71,9 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, frames: int, dynamic_
             torch.onnx.export(model, (example,), tmp, dynamo=True, dynamic_shapes={"x": axes},
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
                               external_data=False, optimize=optimize)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file private; give it the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
