@@ -9,7 +9,7 @@ so this is the largest single lever for CPU speed.
 :func:`prepack_linear_layers` switches every ``nn.Linear`` of a model to :class:`PrepackedLinear` in place.
 Parameter names, values and the state dict are unchanged; outputs equal the default path up to float
 rounding (~1e-6). The packed path is taken only for CPU float32 inference (no autocast, no gradient);
-everything else (CUDA, bfloat16 autocast, training) falls back to ``F.linear``. The packed weight is
+everything else (CUDA, bfloat16 autocast, training, ``torch.compile``) falls back to ``F.linear``. The packed weight is
 rebuilt automatically when the weight changes (e.g. after ``load_state_dict``).
 """
 
@@ -35,8 +35,8 @@ class PrepackedLinear(nn.Linear):
     def _use_packed(self, x: torch.Tensor) -> bool:
         if x.device.type != "cpu" or x.dtype != torch.float32 or self.weight.dtype != torch.float32:
             return False
-        if torch.is_autocast_enabled("cpu"):
-            return False
+        if torch.is_autocast_enabled("cpu") or torch.compiler.is_compiling():
+            return False  # under torch.compile, Inductor chooses (and with freezing packs) the kernels itself
         return not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
