@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     out = os.path.abspath(args.out)
     staging = os.path.join(os.path.dirname(out), f".staging_{os.getpid()}_{os.path.basename(out)}")
     try:
-        print(f"exporting {type(model).__name__} ({'dynamic' if args.dynamic_frames else frames} frames) ...",
-              file=sys.stderr)
+        ratios = getattr(model, "compress_ratios", [])
+        print(f"exporting {type(model).__name__} (compression ratio per layer {ratios}; "
+              f"{'dynamic' if args.dynamic_frames else frames} frames) ...", file=sys.stderr)
         export_onnx(model, staging, frames, dynamic_frames=args.dynamic_frames, opset=args.opset,
                     optimize=not args.no_optimize)
         session = onnx_session(staging, threads=args.threads)
