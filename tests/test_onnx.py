@@ -72,3 +72,19 @@ def test_cli_rejects_dynamic_frames_for_sct(tmp_path):
     assert proc.stderr.strip() == ("error: --dynamic-frames needs a model without spectral compression (this "
                                    "config compresses layers [1]); export with a fixed --frames instead")
     assert [p.name for p in tmp_path.iterdir()] == ["tiny.yaml"]
+
+
+def test_cli_exports_checks_and_times(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("dim_feat: 16\ndim_rep: 16\ndepth: 2\nnum_heads: 2\nmaxlen: 10\nbackbone: DSTformer\n"
+                      "freq_prune_layer: []\n")
+    out = tmp_path / "sub" / "dst.onnx"
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "export_onnx.py"), "--config", str(config),
+                           "--dynamic-frames", "--repeats", "1", "--threads", "1", "--no-optimize", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    checks = [line for line in proc.stdout.splitlines() if line.startswith("check:")]
+    assert len(checks) == 6  # lengths 1, 5, 10 at batch 1 and 3
+    assert all(float(line.rsplit("=", 1)[1]) < 1e-4 for line in checks)
+    assert "ONNX Runtime" in proc.stdout and out.is_file()
+    assert [p.name for p in out.parent.iterdir()] == ["dst.onnx"]
