@@ -149,3 +149,22 @@ def test_cuda_matches_cpu(sct_case):
     with torch.no_grad():
         out = model.cuda()(sct_case["input"].cuda()).cpu()
     torch.testing.assert_close(out, sct_case["output"], atol=1e-4, rtol=0)
+
+
+def test_training_after_inference_at_the_same_length(tiny_sct_config):
+    model = build_model(tiny_sct_config)
+    x = torch.randn(1, 27, 17, 3)
+    with torch.inference_mode():
+        model.eval()(x)
+    model.train()(x).sum().backward()  # reuses the cached operators built under inference_mode
+    assert model.joints_embed.weight.grad is not None
+
+
+def test_compression_defaults_per_backbone():
+    sct = load_config(REPO_ROOT / "configs" / "MB_train_h36m.yaml", ["dct_ratio=null", "freq_prune_layer=null"])
+    dst = load_config(REPO_ROOT / "configs" / "MB_train_h36m_dstformer.yaml")
+    with torch.device("meta"):
+        assert build_model(sct).compress_ratios == [0.6] * 5  # SCT: the released setting
+        assert build_model(dst).compress_ratios == [1.0] * 5  # DSTformer: none
+        assert build_model({**dst, "dct_ratio": 0.5, "freq_prune_layer": [1]}).compress_ratios == [
+            1.0, 0.5, 1.0, 1.0, 1.0]

@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         if not 1 <= frames <= int(cfg.maxlen):
             raise ValueError(f"--frames {frames} must be between 1 and maxlen={cfg.maxlen}")
         if args.dynamic_frames and compresses_time(model):
+            compressed = [i for i, r in enumerate(model.compress_ratios) if r < 1]
             raise ValueError("--dynamic-frames needs a model without spectral compression (this config compresses "
-                             f"layers {list(cfg.freq_prune_layer)}); export with a fixed --frames instead")
+                             f"layers {compressed}); export with a fixed --frames instead")
     except (ValueError, ConfigError, CheckpointError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

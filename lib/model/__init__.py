@@ -13,6 +13,7 @@ from .sctformer import SCTformer
 __all__ = ["build_model", "DSTformer", "SCTformer"]
 
 BACKBONES = ("SCT", "DSTformer")
+SCT_DEFAULT_RATIO = 0.6  # the released configuration
 
 
 def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -25,8 +26,9 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
 
     ``cfg`` holds the model keys of ``configs/MB_train_h36m.yaml``: ``dim_feat, dim_rep, depth, num_heads,
     mlp_ratio, maxlen, num_joints, att_fuse, dct_ratio, freq_prune_layer`` and optionally ``dropout``,
-    ``drop_path`` (default 0). ``backbone: DSTformer`` builds MotionBERT's baseline; for it ``dct_ratio`` and
-    ``freq_prune_layer`` plug SCT's spectral compression into the listed layers (absent: no compression).
+    ``drop_path`` (default 0). For SCT, an absent (or null) ``dct_ratio`` / ``freq_prune_layer`` means the
+    released 0.6 in every layer. ``backbone: DSTformer`` builds MotionBERT's baseline; for it ``dct_ratio``
+    and ``freq_prune_layer`` plug SCT's spectral compression into the listed layers (absent: none).
     """
     backbone = _get(cfg, "backbone", "SCT")
     common = dict(
@@ -38,8 +40,9 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
         drop_rate=float(_get(cfg, "dropout", 0.0)), drop_path_rate=float(_get(cfg, "drop_path", 0.0)),
     )
     if backbone == "SCT":
-        return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", 1.0)),
-                         freq_prune_layer=list(_get(cfg, "freq_prune_layer", [])), **common)
+        all_layers = list(range(common["depth"]))
+        return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", SCT_DEFAULT_RATIO)),
+                         freq_prune_layer=list(_get(cfg, "freq_prune_layer", all_layers)), **common)
     if backbone == "DSTformer":
         return DSTformer(dct_ratio=float(_get(cfg, "dct_ratio", 1.0)),
                          freq_prune_layer=list(_get(cfg, "freq_prune_layer", [])), **common)

@@ -106,7 +106,9 @@ class SpectralCompression(nn.Module):
         key = (length, device, dtype)
         matrix = self._operators.get(key)
         if matrix is None:
-            matrix = compression_matrix(length, self.ratio, dtype=dtype, device=device)
+            # a normal tensor even when first built under inference_mode, so training can reuse it
+            with torch.inference_mode(False):
+                matrix = compression_matrix(length, self.ratio, dtype=dtype, device=device)
             self._operators[key] = matrix
         return matrix
 

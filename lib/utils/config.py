@@ -75,8 +75,9 @@ CONFIG_SCHEMA: dict[str, tuple[tuple[type, ...], Any]] = {
     "dim_rep": ((int,), 512),
     "num_heads": ((int,), 8),
     "att_fuse": ((bool,), True),
-    "dct_ratio": (_NUM, 0.6),
-    "freq_prune_layer": (_LIST, [0, 1, 2, 3, 4]),
+    # absent/null: the backbone's own default (SCT: the released 0.6 in every layer; DSTformer: none)
+    "dct_ratio": ((type(None), int, float), None),
+    "freq_prune_layer": ((type(None), list, tuple), None),
 }
 
 
@@ -106,7 +107,8 @@ def validate_config(cfg: Mapping[str, Any], source: str = "<config>") -> EasyDic
     merged = {key: default for key, (_, default) in CONFIG_SCHEMA.items()}
     merged.update(cfg)
     for key in ("subset_list", "freq_prune_layer"):
-        merged[key] = list(merged[key])
+        if merged[key] is not None:
+            merged[key] = list(merged[key])
     return EasyDict(merged)
 
 
