@@ -56,12 +56,7 @@ def main(argv=None) -> int:
     if args.action not in H36M_ACTIONS:
         print(f"note: '{args.action}' is not one of the 15 Human3.6M actions; its videos are named act_01",
               file=sys.stderr)
-    if args.noise_px == 0:
-        noise = DetectorNoise(std_px=0.0, drift_px=0.0, outlier_rate=0.0, max_px=0.0)
-    else:
-        s = args.noise_px / DetectorNoise.std_px
-        noise = DetectorNoise(std_px=args.noise_px, drift_px=DetectorNoise.drift_px * s,
-                              outlier_px=DetectorNoise.outlier_px * s, max_px=DetectorNoise.max_px * s)
+    noise = DetectorNoise.with_std(args.noise_px)
     try:
         joint_map = load_joint_map(args.map)
         with tqdm(total=len(args.train) + len(args.test), desc="mocap videos", unit="video") as bar:

@@ -57,12 +57,7 @@ def main(argv=None) -> int:
     if args.noise_px < 0:
         print("error: --noise-px must be >= 0", file=sys.stderr)
         return 2
-    if args.noise_px == 0:
-        noise = DetectorNoise(std_px=0.0, drift_px=0.0, outlier_rate=0.0, max_px=0.0)
-    else:
-        s = args.noise_px / DetectorNoise.std_px
-        noise = DetectorNoise(std_px=args.noise_px, drift_px=DetectorNoise.drift_px * s,
-                              outlier_px=DetectorNoise.outlier_px * s, max_px=DetectorNoise.max_px * s)
+    noise = DetectorNoise.with_std(args.noise_px)
     cfg = SyntheticConfig(seed=args.seed, train_subjects=args.train_subjects, test_subjects=args.test_subjects,
                           actions=args.actions, subactions=args.subactions, frames=tuple(args.frames),
                           noise=noise)

@@ -48,6 +48,17 @@ class DetectorNoise:
     outlier_px: float = 20.0
     max_px: float = 30.0
 
+    @classmethod
+    def with_std(cls, std_px: float) -> DetectorNoise:
+        """The default noise scaled so its white part has ``std_px`` pixels; 0 turns every part off."""
+        if std_px < 0:
+            raise ValueError(f"noise std must be >= 0 px, got {std_px}")
+        if std_px == 0:
+            return cls(std_px=0.0, drift_px=0.0, outlier_rate=0.0, max_px=0.0)
+        scale = std_px / cls.std_px
+        return cls(std_px=std_px, drift_px=cls.drift_px * scale, outlier_px=cls.outlier_px * scale,
+                   max_px=cls.max_px * scale)
+
 
 def source_name(subject: str, action: str, subaction: int, camera_index: int) -> str:
     """Video name in the pickle's convention, e.g. ``s_01_act_02_subact_01_ca_01``."""
