@@ -1,6 +1,7 @@
 # Set-up and everyday commands. Everything runs inside a virtual environment (.venv).
 #   make quickstart   run the main job on the embedded default
 #   make test         install runtime + dev requirements, run ruff and pytest
+#   make benchmark    time all models side by side on this machine (docs/BENCHMARKS.md)
 # TORCH pins the torch build installed when the environment has none yet, e.g.
 #   make test TORCH="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu121"
 PYTHON ?= python3
@@ -9,7 +10,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev quickstart test lint clean
+.PHONY: install install-dev quickstart test lint benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ install-dev: $(VENV)/.dev
 
 quickstart: install
 	$(PY) -m lib.quickstart
+
+benchmark: install
+	$(PY) tools/benchmark.py --out-md outputs/benchmark/benchmark.md --out-csv outputs/benchmark/benchmark.csv
 
 lint: install-dev
 	$(PY) -m ruff check .
