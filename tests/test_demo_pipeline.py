@@ -15,10 +15,12 @@ import yaml
 
 from demo.lib.darknet import PersonDetector, build_darknet, write_darknet_weights
 from demo.lib.hrnet import pose_hrnet_w48
-from demo.lib.pipeline import DemoError, DemoOptions, load_models, resolve_video, run_demo
+from demo.lib.pipeline import DemoError, DemoOptions, load_lifter, load_models, resolve_video, run_demo
 from demo.vis import main
 from lib.data.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
 from lib.model import build_model
+from lib.utils.checkpoint import load_model_weights
+from lib.utils.cpu_inference import PrepackedLinear, onednn_linear_available
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL_SCT = dict(dim_feat=16, dim_rep=32, depth=2, num_heads=2, mlp_ratio=2, maxlen=4, num_joints=17,
@@ -220,3 +222,15 @@ def test_mp4v_fallback_writer(tmp_path):
     with pytest.raises(ValueError, match="does not match the video size"):
         writer.write(np.zeros((10, 10, 3), dtype=np.uint8))
     writer.close()
+
+
+@pytest.mark.skipif(not onednn_linear_available(), reason="this PyTorch build has no oneDNN linear kernels")
+def test_lifter_uses_packed_linear_layers_and_matches_plain_model(assets):
+    model, maxlen = load_lifter(options(assets, "walk.mp4"))
+    assert maxlen == SMALL_SCT["maxlen"]
+    assert any(isinstance(m, PrepackedLinear) for m in model.modules())
+    plain = build_model(SMALL_SCT).eval()
+    load_model_weights(plain, str(assets / "sct.bin"))
+    x = torch.randn(1, maxlen, 17, 3)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.eval()(x), plain(x), atol=1e-5, rtol=1e-5)

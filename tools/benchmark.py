@@ -38,9 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clock", choices=("wall", "process"), default="wall",
                    help="CPU timing: wall clock (default) or this process's CPU time, which with --threads 1 is "
                         "the compute time even when other programs load the machine")
-    p.add_argument("--prepack-linear", action="store_true",
+    p.add_argument("--prepack-linear", action=argparse.BooleanOptionalAction, default=True,
                    help="run the linear layers of every row except the plain reference on oneDNN with packed "
-                        "weights (CPU float32 only; see lib/utils/cpu_inference.py)")
+                        "weights, as evaluation and the demo do (CPU float32 only; see "
+                        "lib/utils/cpu_inference.py); --no-prepack-linear times plain eager PyTorch (default: on)")
     p.add_argument("--compile", action="store_true", help="wrap every model in torch.compile before timing")
     p.add_argument("--config", default=None,
                    help="YAML config whose model sizes (dim_feat, depth, ...) replace the released ones")

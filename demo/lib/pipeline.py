@@ -37,6 +37,7 @@ from tqdm import tqdm
 from lib.model import build_model
 from lib.utils.checkpoint import CheckpointError, load_model_weights
 from lib.utils.config import ConfigError, load_config
+from lib.utils.cpu_inference import prepack_linear_layers
 from lib.utils.skeleton import H36M_JOINT_NAMES
 
 from .convert import coco_to_h36m, fill_missing
@@ -213,6 +214,7 @@ def load_lifter(opts: DemoOptions) -> tuple[torch.nn.Module, int]:
     try:
         model = build_model(cfg)
         load_model_weights(model, opts.checkpoint, strict=True)
+        prepack_linear_layers(model)  # faster CPU float32 inference; a no-op on CUDA
     except CheckpointError as exc:
         raise DemoError(f"{exc}; download the SCT checkpoint (see README.md) or pass --checkpoint") from exc
     return model, int(cfg.maxlen)

@@ -53,6 +53,7 @@ from lib.utils.checkpoint import (
     save_checkpoint,
 )
 from lib.utils.config import load_config
+from lib.utils.cpu_inference import prepack_linear_layers
 from lib.utils.losses import (
     loss_angle,
     loss_angle_velocity,
@@ -340,6 +341,7 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
         load_model_weights(model, opts.evaluate, strict=True)  # before touching the data: fail fast
         _, test_set, reader = load_datasets(cfg, need_train=False, need_test=True)
         model.to(env.device)
+        prepack_linear_layers(model)  # faster CPU float32 inference; a no-op elsewhere
         log(f"INFO: evaluating {opts.evaluate} on {len(test_set)} test clips")
         result = run_evaluation(model, test_set, reader, cfg, env, batch_size=local_batch, workers=workers,
                                 amp_dtype=amp_dtype, progress=opts.progress)
