@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from lib.utils import benchmark as bench
+    from lib.utils.atomic_io import write_text_atomic
     from lib.utils.config import ConfigError, load_config
     from tests.reference_sct import ReferenceSCT
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                                   else sys.argv[1:]))
     text = bench.markdown_report(report, command.strip())
     print(text)
-    bench.write_text_atomic(args.out_md, text)
+    write_text_atomic(args.out_md, text)
     bench.write_csv(report, args.out_csv)
     written = [args.out_md, args.out_csv]
     if args.figure:

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from lib.engine.distributed import DistEnv, all_gather_objects
+from lib.utils.atomic_io import write_text_atomic
 from lib.utils.metrics import mpjpe, mpjve, p_mpjpe
 from lib.utils.skeleton import flip_pose
 
@@ -215,8 +216,4 @@ def results_path_for(checkpoint_path: str) -> str:
 def save_results_json(path: str, result: EvalResult, extra: dict[str, Any] | None = None) -> None:
     """Write the results atomically (temporary file, then rename)."""
     payload = {**(extra or {}), **result.to_json()}
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")

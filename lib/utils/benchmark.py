@@ -30,6 +30,7 @@ from torch import nn
 
 from lib.model import build_model
 
+from .atomic_io import atomic_path, write_text_atomic
 from .cpu_inference import prepack_linear_layers
 from .flops import count_flops, count_parameters
 
@@ -524,16 +525,6 @@ def write_csv(report: BenchmarkReport, path: str | os.PathLike) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 # ----------------------------------------------------------------------------------------------- figure
 
 def read_accuracy(path: str | os.PathLike) -> dict[str, tuple[float, str]]:
@@ -624,9 +615,8 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
              f"{report.results[0].setting.frames} frames per clip"]
     fig.suptitle(", ".join(t for t in title if t), fontsize=9)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        plt.close(fig)

@@ -8,12 +8,13 @@ that layout with or without the prefix, and bare state dicts.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
+
+from .atomic_io import atomic_open
 
 STATE_DICT_KEYS = ("model_pos", "model", "state_dict")
 PREFIXES = ("module.", "_orig_mod.")
@@ -111,17 +112,5 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike | Mapping[str
 
 def save_checkpoint(path: str | os.PathLike, obj: Mapping[str, Any]) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename it into place (atomic)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".bin", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(dict(obj), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(dict(obj), f)

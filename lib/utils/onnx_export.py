@@ -13,13 +13,14 @@ import contextlib
 import io
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+
+from .atomic_io import atomic_path
 
 INPUT_NAME = "keypoints_2d"
 OUTPUT_NAME = "pose_3d"
@@ -60,24 +61,12 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, frames: int, dynamic_
         axes[1] = torch.export.Dim("frames", min=1, max=maxlen)
     with torch.inference_mode():  # fill the per-length operator caches, so export sees them as constants
         model(example)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".onnx", dir=directory)
-    os.close(fd)
     sink = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
-            torch.onnx.export(model, (example,), tmp, dynamo=True, dynamic_shapes={"x": axes},
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
-                              external_data=False, optimize=optimize)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file private; give it the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path, suffix=".onnx") as tmp, \
+            contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        torch.onnx.export(model, (example,), tmp, dynamo=True, dynamic_shapes={"x": axes},
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
+                          external_data=False, optimize=optimize)
 
 
 def onnx_session(path: str | os.PathLike, threads: int | None = None):
