@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -89,8 +91,52 @@ def test_standard_variants_and_pareto_front():
     assert bench.pareto_front([(1.0, 40.0), (3.0, 38.0), (2.0, 37.0), (3.0, 39.0), (5.0, 45.0)]) == [2, 1, 4]
 
 
+def test_default_rows_cover_the_study():
+    """σ ∈ {0.4, 0.5, 0.6, 0.7, 0.8, 1} for SCT, other sets of compressed layers, DSTformer with and without the
+    plug-in, the plain reference."""
+    keys = bench.default_variant_keys(5)
+    assert keys == ["dstformer", "dstformer_sc0.8", "dstformer_sc0.6", "dstformer_sc0.4", "dstformer_sc0.6_layers3+4",
+                    "sct_sigma1", "sct_sigma0.8", "sct_sigma0.7", "sct", "sct_sigma0.5", "sct_sigma0.4",
+                    "sct_sigma0.6_layers0+1", "sct_sigma0.6_layers3+4", "reference_sct"]
+    variants = bench.standard_variants(dict(TINY, depth=5), reference_factory=lambda c: nn.Identity())
+    assert [v.key for v in variants] == keys
+    labels = {v.key: v.label for v in variants}
+    assert labels["sct_sigma0.6_layers0+1"] == "SCT σ=0.6 (layers 0, 1)"
+    assert labels["dstformer_sc0.6_layers3+4"] == "DSTformer + SC σ=0.6 (layers 3, 4)"
+    assert labels["sct_sigma1"] == "SCT σ=1 (no compression)"
+
+
+@pytest.mark.parametrize("key, backbone, ratios", [
+    ("sct", "SCTformer", [0.6, 0.6]),
+    ("sct_sigma0.45", "SCTformer", [0.45, 0.45]),
+    ("sct_sigma.3_layers1", "SCTformer", [1.0, 0.3]),
+    ("sct_sigma1", "SCTformer", [1.0, 1.0]),
+    ("dstformer", "DSTformer", [1.0, 1.0]),
+    ("dstformer_sc0.7_layers0", "DSTformer", [0.7, 1.0]),
+    ("dstformer_sc0.5_layers1+0", "DSTformer", [0.5, 0.5]),
+])
+def test_variant_keys_build_what_they_say(key, backbone, ratios):
+    model = bench.variant_from_key(key, TINY).factory()
+    assert type(model).__name__ == backbone
+    assert [float(r) for r in model.compress_ratios] == ratios
+    assert model(torch.randn(1, 12, 17, 3)).shape == (1, 12, 17, 3)
+
+
+@pytest.mark.parametrize("key, message", [
+    ("sct_sigma1.5", "σ must be in (0, 1]"),
+    ("sct_sigma0", "σ must be in (0, 1]"),
+    ("sct_sigma0.6_layers2", "layer 2 does not exist (the model has layers 0..1)"),
+    ("motionbert", "unknown model key 'motionbert'"),
+    ("sct_sigma0.6_layers", "unknown model key"),
+    ("reference_sct", "needs the plain reference"),
+])
+def test_variant_keys_reject_nonsense(key, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        bench.variant_from_key(key, TINY)
+
+
 def _tiny_report() -> bench.BenchmarkReport:
-    variants = [v for v in bench.standard_variants(TINY) if v.key in ("dstformer", "dstformer_sc0.6", "sct")]
+    variants = bench.standard_variants(TINY, keys=["dstformer", "dstformer_sc0.6", "sct"])
     settings = [bench.Setting("cpu", p, 1, 12) for p in ("fp32", "bf16")]
     return bench.run_benchmark(variants, settings, warmup=1, repeats=3)
 
@@ -103,26 +149,38 @@ def test_run_benchmark_measures_every_row_and_setting():
         assert math.isclose(r.fps, 12 / (r.median_ms / 1e3))
     rows = bench.csv_rows(report)
     assert {row["speedup_vs_baseline"] for row in rows if row["model"] == "dstformer"} == {1.0}
-    table = bench.efficiency_table(report, "cpu", 1)
-    lines = table.splitlines()
-    assert len(lines) == 2 + 3
-    assert all(line.count("|") == lines[0].count("|") for line in lines)
-    assert "| DSTformer (MotionBERT) |" in lines[2] and "1.00×" in lines[2]
+    for table, columns in ((bench.speed_table(report, "cpu", 1), 7), (bench.cost_table(report), 10)):
+        lines = table.splitlines()
+        assert len(lines) == 2 + 3
+        assert all(line.count("|") == columns + 1 for line in lines)
+        assert lines[2].startswith("| DSTformer (MotionBERT) |") and lines[2].count("1.00×") >= 1
+    # cost conventions: MACs = FLOPs / 2, per frame = per clip / 12 frames
+    cost = report.costs["sct"]
+    assert math.isclose(cost.gmacs * 2, cost.gflops)
+    assert math.isclose(cost.mflops_per_frame, cost.gflops * 1e3 / 12)
+    assert math.isclose(cost.linear_mmacs_per_frame, cost.linear_gmacs * 1e3 / 12)
+    assert report.costs["dstformer_sc0.6"].gflops < report.costs["dstformer"].gflops
+
+
+def _run_cli(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    config = tmp_path / "tiny.yaml"
+    config.write_text("\n".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in TINY.items()))
+    cmd = [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--config", str(config), "--frames", "12",
+           "--warmup", "0", "--repeats", "2", "--no-progress", "--device", "cpu", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
 def test_cli_writes_markdown_csv_and_figure(tmp_path):
-    config = tmp_path / "tiny.yaml"
-    config.write_text("\n".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in TINY.items()))
     accuracy = tmp_path / "acc.csv"
     accuracy.write_text("model,mpjpe_mm,source\ndstformer,39.2,paper\nsct,37.7,paper\n")
     out_md, out_csv, fig = tmp_path / "b.md", tmp_path / "b.csv", tmp_path / "p.png"
-    cmd = [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--config", str(config), "--frames", "12",
-           "--warmup", "0", "--repeats", "2", "--models", "dstformer,sct,reference_sct", "--no-progress",
-           "--out-md", str(out_md), "--out-csv", str(out_csv), "--figure", str(fig), "--accuracy", str(accuracy)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = _run_cli(tmp_path, "--models", "dstformer,sct,reference_sct", "--batch-sizes", "1",
+                    "--out-md", str(out_md), "--out-csv", str(out_csv), "--figure", str(fig),
+                    "--accuracy", str(accuracy))
     assert proc.returncode == 0, proc.stderr
     md = out_md.read_text()
-    assert "### Efficiency — CPU, batch 1, 12 frames" in md and "### Implementation" in md
+    assert "### Cost — one clip of 12 frames, batch 1" in md
+    assert "### Speed — CPU, batch 1, 12 frames" in md and "### Implementation" in md
     assert "SCT fp32 vs ReferenceSCT fp32" in md
     with open(out_csv, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -130,29 +188,76 @@ def test_cli_writes_markdown_csv_and_figure(tmp_path):
     assert sorted((r["model"], r["precision"]) for r in rows) == [
         ("dstformer", "bf16"), ("dstformer", "fp32"), ("reference_sct", "fp32"), ("sct", "bf16"), ("sct", "fp32")]
     assert all(float(r["fps"]) > 0 and int(r["repeats"]) == 2 for r in rows)
+    sct = next(r for r in rows if r["model"] == "sct")
+    assert math.isclose(float(sct["gmacs_per_clip"]), float(sct["gflops_per_clip"]) / 2, rel_tol=1e-3)
+    assert next(r for r in rows if r["model"] == "reference_sct")["params"] == ""  # FFTs are not counted
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob("*.tmp*"))
     # the figure can be redrawn from the CSV alone
     old = bench.read_csv_report(out_csv)
     assert [r.median_ms for r in old.results] == [float(r["median_ms"]) for r in rows]
-    assert old.costs["sct"].params == int(next(r["params"] for r in rows if r["model"] == "sct"))
+    assert old.costs["sct"].params == int(sct["params"])
+    assert old.cpu_clock == "wall"
     replot = tmp_path / "replot.png"
     assert _cli().main(["--replot", str(out_csv), "--figure", str(replot), "--accuracy", str(accuracy)]) == 0
     assert replot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_default_batches_and_results_json(tmp_path):
+    """Latency and throughput batches by default; --results puts a trained model on the accuracy panel."""
+    results = tmp_path / "best_epoch_results.json"
+    results.write_text(json.dumps({"epoch": 3, "p1": 73.8, "p2": 54.5, "per_action": {}}))
+    out_csv, fig = tmp_path / "b.csv", tmp_path / "p.png"
+    proc = _run_cli(tmp_path, "--models", "dstformer,sct_sigma0.5_layers1", "--precisions", "fp32",
+                    "--out-md", str(tmp_path / "b.md"), "--out-csv", str(out_csv), "--figure", str(fig),
+                    "--results", f"sct_sigma0.5_layers1={results}")
+    assert proc.returncode == 0, proc.stderr
+    with open(out_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({int(r["batch"]) for r in rows}) == list(bench.DEFAULT_BATCHES["cpu"])
+    assert {r["label"] for r in rows} == {"DSTformer (MotionBERT)", "SCT σ=0.5 (layers 1)"}
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bench.read_results_json(results) == (73.8, "best_epoch_results.json, epoch 3")
+
+
+def test_figure_setting_prefers_gpu_and_throughput_batch():
+    variant = bench.Variant("dstformer", "DSTformer", nn.Identity)
+    results = [bench.Result("dstformer", "DSTformer", bench.Setting(d, p, b, 12), [1.0])
+               for d, batches in (("cpu", (1, 4)), ("cuda", (1, 64))) for b in batches for p in ("bf16", "fp32")]
+    report = bench.BenchmarkReport([variant], {}, results, {})
+    assert bench.figure_setting(report) == ("cuda", "fp32", 64)
+    report.results = [r for r in results if r.setting.device == "cpu" and r.setting.precision == "bf16"]
+    assert bench.figure_setting(report) == ("cpu", "bf16", 4)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--frames", "300"], "--frames 300 must be between 1 and maxlen=243"),
-    (["--models", "nope"], "--models: unknown nope"),
+    (["--models", "nope"], "--models: unknown model key 'nope'"),
+    (["--models", "sct_sigma0.6_layers5"], "--models: sct_sigma0.6_layers5: layer 5 does not exist"),
+    (["--models", "sct,sct"], "--models: model keys repeat"),
     (["--precisions", "fp8"], "--precisions"),
     (["--batch-sizes", "0"], "--batch-sizes must list positive integers"),
+    (["--device", "tpu"], "--device: unknown tpu"),
+    (["--compile", "--warmup", "0"], "--compile compiles during the warm-up"),
     (["--replot", "x.csv"], "--replot needs --figure"),
+    (["--results", "sct"], "--results expects NAME=PATH"),
+    (["--results", "sct=missing.json"], "missing.json"),
 ])
 def test_cli_rejects_bad_input(args, message, capsys):
     assert _cli().main(args) == 2
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_rejects_results_for_unknown_row_or_without_mpjpe(tmp_path, capsys):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"p1": 40.0}))
+    bad.write_text(json.dumps({"mpjpe": 40.0}))
+    assert _cli().main(["--models", "dstformer,sct", "--results", f"sct_sigma0.5={good}"]) == 2
+    assert "--results: sct_sigma0.5 is not a row of this run; rows: dstformer, sct" in capsys.readouterr().err
+    assert _cli().main(["--models", "sct", "--results", f"sct={bad}"]) == 2
+    assert "no MPJPE; expected the evaluation JSON of train.py with a number under 'p1'" in capsys.readouterr().err
 
 
 def test_process_clock_ignores_waiting():

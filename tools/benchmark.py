@@ -1,12 +1,16 @@
-"""Benchmark DSTformer, DSTformer + SCT's spectral compression, SCT and the plain reference SCT in one run.
+"""Benchmark DSTformer, DSTformer + SCT's spectral compression, SCT at several σ and the plain reference SCT
+in one run.
 
-Prints (and writes) Markdown tables with parameters, FLOPs, milliseconds and frames per second of every
-model, ratios vs DSTformer and vs the plain reference, and the speed targets of issues 2 and 6.
+Prints (and writes as Markdown and CSV) the parameters and FLOPs of every model, and its milliseconds and
+frames per second at batch 1 and at a throughput batch, float32 and bfloat16, on the CPU and on CUDA when a
+GPU is visible, with ratios to DSTformer beside each row; optionally draws the Pareto figure.
 
 Examples:
-    python tools/benchmark.py                                   # CPU, batch 1, fp32 + bf16, 243 frames
-    python tools/benchmark.py --device cuda --batch-sizes 1,64  # GPU: latency and throughput
-    python tools/benchmark.py --figure figure/pareto_frontier.png --accuracy docs/benchmark_accuracy.csv
+    python tools/benchmark.py                                  # CPU (+ CUDA if present), all rows
+    python tools/benchmark.py --device cuda --batch-sizes 1,64 # GPU only: latency and throughput
+    python tools/benchmark.py --models dstformer,sct,sct_sigma0.45,sct_sigma0.6_layers3+4 --batch-sizes 1
+    python tools/benchmark.py --figure figure/pareto_frontier.png --accuracy docs/benchmark_accuracy.csv \\
+        --results sct=checkpoint/best_epoch_results.json
 """
 
 from __future__ import annotations
@@ -19,18 +23,25 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 MODEL_KEYS = ("dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints", "att_fuse")
+DEVICES = ("cpu", "cuda")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from lib.utils.benchmark import DEFAULT_BATCHES, VARIANT_KEY_HELP, default_variant_keys
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time the models (default cpu)")
+    p.add_argument("--device", default=None,
+                   help="where to time the models: cpu, cuda or cpu,cuda (default: the CPU, plus CUDA when a GPU "
+                        "is visible)")
     p.add_argument("--precisions", default="fp32,bf16",
                    help="comma list of fp32 and/or bf16 (bfloat16 autocast); default fp32,bf16")
     p.add_argument("--batch-sizes", default=None,
-                   help="comma list of batch sizes; default 1 on the CPU, 1,64 on CUDA (latency and throughput)")
+                   help="comma list of batch sizes for every device; default: latency and throughput, "
+                        + ", ".join(f"{','.join(map(str, b))} on {d.upper()}" for d, b in DEFAULT_BATCHES.items()))
     p.add_argument("--frames", type=int, default=243, help="frames per clip (default 243, at most maxlen)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls per model and setting (default 2)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="untimed calls per model and setting (default 2; at least 1 with --compile)")
     p.add_argument("--repeats", type=int, default=10,
                    help="timed calls per model and setting, interleaved across models; the median is reported "
                         "(default 10)")
@@ -46,14 +57,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", default=None,
                    help="YAML config whose model sizes (dim_feat, depth, ...) replace the released ones")
     p.add_argument("--models", default=None,
-                   help="comma list of row keys to run (default all): dstformer, dstformer_sc0.8, dstformer_sc0.6, "
-                        "dstformer_sc0.4, dstformer_sc0.6_last2, sct_sigma1, sct, reference_sct")
+                   help="comma list of rows to run. Keys: " + VARIANT_KEY_HELP + ". Default (depth 5): "
+                        + ", ".join(default_variant_keys(5)))
     p.add_argument("--no-flops", action="store_true", help="skip counting parameters and FLOPs")
-    p.add_argument("--out-md", default="outputs/benchmark/benchmark.md", help="Markdown report to write")
-    p.add_argument("--out-csv", default="outputs/benchmark/benchmark.csv", help="CSV of every measurement")
-    p.add_argument("--figure", default=None, help="also draw the Pareto figure (PNG) to this path")
+    p.add_argument("--out-md", default="outputs/benchmark/benchmark.md",
+                   help="Markdown report to write (default outputs/benchmark/benchmark.md)")
+    p.add_argument("--out-csv", default="outputs/benchmark/benchmark.csv",
+                   help="CSV of every measurement (default outputs/benchmark/benchmark.csv)")
+    p.add_argument("--figure", default=None,
+                   help="also draw the Pareto figure (PNG) to this path: frames per second against FLOPs, and "
+                        "against MPJPE for the rows whose accuracy is given (--results, --accuracy); it shows "
+                        "the GPU if one was timed, else the CPU, at float32 and the largest batch")
+    p.add_argument("--results", action="append", default=[], metavar="NAME=PATH",
+                   help="MPJPE of row NAME for the figure, from an evaluation JSON of train.py "
+                        "(<checkpoint>_results.json); repeatable; overrides --accuracy for that row")
     p.add_argument("--accuracy", default=None,
-                   help="CSV 'model,mpjpe_mm,source' of known accuracies for the figure's accuracy panel")
+                   help="CSV 'model,mpjpe_mm,source' of known accuracies (e.g. published ones, "
+                        "docs/benchmark_accuracy.csv) for the figure")
     p.add_argument("--replot", default=None, metavar="CSV",
                    help="measure nothing: redraw --figure from a CSV written by an earlier run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -70,6 +90,36 @@ def _int_list(text: str, flag: str) -> list[int]:
     return values
 
 
+def _devices(text: str | None, cuda_available: bool) -> list[str]:
+    if text is None:
+        return ["cpu", "cuda"] if cuda_available else ["cpu"]
+    devices = list(dict.fromkeys(d.strip() for d in text.split(",") if d.strip()))
+    unknown = [d for d in devices if d not in DEVICES]
+    if unknown or not devices:
+        raise ValueError(f"--device: unknown {', '.join(unknown) or repr(text)}; use cpu, cuda or cpu,cuda")
+    if "cuda" in devices and not cuda_available:
+        raise ValueError("--device cuda: no CUDA device is visible to torch; run on a GPU machine or use "
+                         "--device cpu")
+    return devices
+
+
+def _accuracies(args: argparse.Namespace, bench) -> dict[str, tuple[float, str]]:
+    """``--accuracy`` rows, then ``--results`` files on top."""
+    accuracy = bench.read_accuracy(args.accuracy) if args.accuracy else {}
+    for item in args.results:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--results expects NAME=PATH (a row key and an evaluation JSON), got {item!r}")
+        accuracy[name] = bench.read_results_json(path)
+    return accuracy
+
+
+def _check_accuracy_rows(accuracy: dict, given: list[str], known: list[str]) -> None:
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        raise ValueError(f"--results: {', '.join(unknown)} is not a row of this run; rows: {', '.join(known)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -84,49 +134,54 @@ def main(argv: list[str] | None = None) -> int:
         bad = [p for p in precisions if p not in bench.PRECISIONS]
         if bad or not precisions:
             raise ValueError(f"--precisions: unknown {bad or precisions}; use fp32 and/or bf16")
-        default_batches = "1" if args.device == "cpu" else "1,64"
-        batches = _int_list(args.batch_sizes or default_batches, "--batch-sizes")
-        if args.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is visible to torch; run on a GPU machine or use "
-                             "--device cpu")
+        batches = _int_list(args.batch_sizes, "--batch-sizes") if args.batch_sizes else None
         if args.warmup < 0 or args.repeats < 1:
             raise ValueError("--warmup must be >= 0 and --repeats >= 1")
-        if args.threads is not None:
-            if args.threads < 1:
-                raise ValueError("--threads must be >= 1")
-            torch.set_num_threads(args.threads)
+        if args.compile and args.warmup < 1:
+            raise ValueError("--compile compiles during the warm-up: use --warmup 1 or more")
+        if args.threads is not None and args.threads < 1:
+            raise ValueError("--threads must be >= 1")
+        result_names = [item.partition("=")[0] for item in args.results]
+        accuracy = _accuracies(args, bench)
+        if args.replot:
+            if not args.figure:
+                raise ValueError("--replot needs --figure (the PNG to draw)")
+            old = bench.read_csv_report(args.replot)
+            _check_accuracy_rows(accuracy, result_names, [v.key for v in old.variants])
+            bench.plot_pareto(old, args.figure, accuracy)
+            print(f"wrote {args.figure}", file=sys.stderr)
+            return 0
+        devices = _devices(args.device, torch.cuda.is_available())
         base = dict(bench.RELEASED_MODEL)
         if args.config:
             cfg = load_config(args.config)
             base = {k: cfg[k] for k in MODEL_KEYS}
         if not 1 <= args.frames <= int(base["maxlen"]):
             raise ValueError(f"--frames {args.frames} must be between 1 and maxlen={base['maxlen']}")
-        variants = bench.standard_variants(base, reference_factory=lambda c: ReferenceSCT(**c))
-        if args.models:
-            wanted = [m.strip() for m in args.models.split(",") if m.strip()]
-            known = [v.key for v in variants]
-            unknown = [m for m in wanted if m not in known]
-            if unknown:
-                raise ValueError(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
-            variants = [v for v in variants if v.key in wanted]
-        accuracy = bench.read_accuracy(args.accuracy) if args.accuracy else {}
-        if args.replot:
-            if not args.figure:
-                raise ValueError("--replot needs --figure (the PNG to draw)")
-            old = bench.read_csv_report(args.replot)
-            bench.plot_pareto(old, args.figure, accuracy, device=args.device, precision=precisions[0],
-                              batch=batches[0])
-            print(f"wrote {args.figure}", file=sys.stderr)
-            return 0
+        keys = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+        try:
+            variants = bench.standard_variants(base, reference_factory=lambda c: ReferenceSCT(**c), keys=keys)
+        except ValueError as exc:
+            raise ValueError(f"--models: {exc}") from None
+        _check_accuracy_rows(accuracy, result_names, [v.key for v in variants])
     except (ValueError, ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    settings = [bench.Setting(args.device, p, b, args.frames) for b in batches for p in precisions]
-    total = bench.count_calls(variants, settings, args.warmup, args.repeats)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    settings = []
+    for device in devices:
+        usable = precisions
+        if device == "cuda" and "bf16" in precisions and not torch.cuda.is_bf16_supported():
+            print("note: this GPU has no bfloat16 support; timing float32 only on CUDA", file=sys.stderr)
+            usable = [p for p in precisions if p != "bf16"] or ["fp32"]
+        for batch in batches or bench.DEFAULT_BATCHES[device]:
+            settings += [bench.Setting(device, p, batch, args.frames) for p in usable]
+    total = bench.count_calls(variants, settings, args.warmup, args.repeats, count_cost=not args.no_flops)
     from tqdm import tqdm
 
-    with tqdm(total=total, desc="forward passes", disable=args.no_progress, file=sys.stderr) as bar:
+    with tqdm(total=total, desc="benchmark", unit="step", disable=args.no_progress, file=sys.stderr) as bar:
         report = bench.run_benchmark(variants, settings, warmup=args.warmup, repeats=args.repeats,
                                      compile_models=args.compile, count_cost=not args.no_flops,
                                      progress=lambda: bar.update(1), clock=args.clock,
@@ -139,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.write_csv(report, args.out_csv)
     written = [args.out_md, args.out_csv]
     if args.figure:
-        bench.plot_pareto(report, args.figure, accuracy, device=args.device, precision=precisions[0],
-                          batch=batches[0])
+        bench.plot_pareto(report, args.figure, accuracy)
         written.append(args.figure)
     print("wrote " + ", ".join(written), file=sys.stderr)
     return 0

@@ -6,8 +6,11 @@ A benchmark is a list of :class:`Variant` (a name and a model factory) and a lis
 the median time per forward pass is kept. CPU times come from ``time.perf_counter``; CUDA times from CUDA
 events around each call (after a synchronise). Frames per second = ``batch * T / median``.
 
-Ratios are reported against a baseline row (MotionBERT's DSTformer for the efficiency study; the plain
-:class:`tests.reference_sct.ReferenceSCT` for the implementation speed-up of issue 2).
+Rows are named by keys (:func:`variant_from_key`): ``dstformer``, ``dstformer_sc<σ>``, ``sct``,
+``sct_sigma<σ>``, an optional ``_layers<i>+<j>...`` suffix to compress only some layers, and
+``reference_sct``. Ratios are reported against a baseline row (MotionBERT's DSTformer for the efficiency
+study; the plain :class:`tests.reference_sct.ReferenceSCT` for the implementation speed-up of issue 2).
+Parameters and FLOPs come from :mod:`lib.utils.flops`.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import time
@@ -37,6 +42,8 @@ from .flops import count_flops, count_parameters
 PRECISIONS = ("fp32", "bf16")
 RELEASED_MODEL = dict(dim_feat=512, dim_rep=512, depth=5, num_heads=8, mlp_ratio=2, maxlen=243, num_joints=17,
                       att_fuse=True)
+DEFAULT_BATCHES = {"cpu": (1, 4), "cuda": (1, 64)}
+"""Batch sizes timed when none are given: latency (batch 1) and a throughput batch per device."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,11 @@ class Result:
 
 @dataclass(frozen=True)
 class Cost:
-    """Size and arithmetic of one variant for one clip of ``frames`` frames."""
+    """Size and arithmetic of one variant for one clip of ``frames`` frames (batch 1).
+
+    ``gflops`` counts every matrix product at 2 FLOPs per multiply-add (attention and the compression
+    operator included); ``linear_gmacs`` only the ``nn.Linear`` layers (the thop convention).
+    """
 
     params: int
     gflops: float
@@ -110,8 +121,20 @@ class Cost:
     frames: int
 
     @property
+    def gmacs(self) -> float:
+        return self.gflops / 2
+
+    @property
+    def mflops_per_frame(self) -> float:
+        return self.gflops * 1e3 / self.frames
+
+    @property
     def mmacs_per_frame(self) -> float:
-        return self.gflops * 1e3 / 2 / self.frames
+        return self.mflops_per_frame / 2
+
+    @property
+    def linear_mmacs_per_frame(self) -> float:
+        return self.linear_gmacs * 1e3 / self.frames
 
 
 def model_config(backbone: str, dct_ratio: float = 1.0, layers: Sequence[int] = (),
@@ -122,47 +145,97 @@ def model_config(backbone: str, dct_ratio: float = 1.0, layers: Sequence[int] = 
     return cfg
 
 
-def standard_variants(base: Mapping[str, Any] | None = None,
-                      reference_factory: Callable[[Mapping[str, Any]], nn.Module] | None = None) -> list[Variant]:
-    """The rows of the efficiency study: DSTformer, DSTformer with SCT's spectral compression plugged in,
-    SCT without and with compression (the released model), and optionally the plain reference SCT.
+VARIANT_KEY_HELP = (
+    "dstformer (MotionBERT's backbone); dstformer_sc<σ> (SCT's spectral compression plugged into every "
+    "layer, e.g. dstformer_sc0.6); sct (the released SCT, σ=0.6 in every layer); sct_sigma<σ> (SCT with "
+    "another σ, e.g. sct_sigma0.45); a _layers<i>+<j>... suffix on the last two compresses only those layers "
+    "(0-based, e.g. sct_sigma0.6_layers3+4); reference_sct (the plain reference implementation)")
+_KEY_PATTERN = re.compile(r"^(?P<kind>dstformer_sc|sct_sigma)(?P<ratio>\d*\.?\d+)"
+                          r"(?:_layers(?P<layers>\d+(?:\+\d+)*))?$")
 
-    Args:
-        base: model sizes (default: the released configuration, :data:`RELEASED_MODEL`).
-        reference_factory: builds the plain reference implementation from an SCT config (it lives in the
-            tests, so the caller passes it in); omitted, the implementation table has no baseline.
+
+def variant_from_key(key: str, base: Mapping[str, Any] | None = None,
+                     reference_factory: Callable[[Mapping[str, Any]], nn.Module] | None = None) -> Variant:
+    """The benchmark row named by ``key`` (grammar: :data:`VARIANT_KEY_HELP`), at the sizes of ``base``.
+
+    Raises:
+        ValueError: an unknown key, a ratio outside (0, 1], a layer index outside the model's depth, or
+            ``reference_sct`` without a ``reference_factory``.
     """
     depth = int((base or RELEASED_MODEL)["depth"])
     every = list(range(depth))
-    last_two = every[-2:]
 
     def make(cfg: dict[str, Any]) -> Callable[[], nn.Module]:
         return lambda: build_model(cfg)
 
-    rows = [
-        Variant("dstformer", "DSTformer (MotionBERT)", make(model_config("DSTformer", base=base)),
-                "baseline: pre-norm residuals, no compression"),
-    ]
-    plugins = [(0.8, every, "all"), (0.6, every, "all"), (0.4, every, "all")]
-    if last_two != every:
-        plugins.append((0.6, last_two, "last 2"))
-    for ratio, layers, tag in plugins:
-        key = f"dstformer_sc{ratio:g}" + ("" if layers == every else "_last2")
-        rows.append(Variant(key, f"DSTformer + SC σ={ratio:g} ({tag} layers)",
-                            make(model_config("DSTformer", ratio, layers, base)),
-                            f"SCT's spectral compression plugged into layers {layers}"))
-    rows.append(Variant("sct_sigma1", "SCT σ=1 (no compression)", make(model_config("SCT", 1.0, (), base)),
-                        "Line Pose Graph and normed residuals only"))
-    sct_cfg = model_config("SCT", 0.6, every, base)
-    rows.append(Variant("sct", "SCT (released, σ=0.6)", make(sct_cfg), "the released configuration",
-                        groups=("efficiency", "implementation")))
-    if reference_factory is not None:
-        rows.append(Variant("reference_sct", "ReferenceSCT (plain)", lambda: reference_factory(sct_cfg),
-                            "FFT-DCT + explicit-softmax reference (tests/reference_sct.py)",
-                            groups=("implementation",), precisions=("fp32",), plain=True))
-    if len({v.key for v in rows}) != len(rows):
-        raise AssertionError("variant keys must be unique")
-    return rows
+    if key == "dstformer":
+        return Variant(key, "DSTformer (MotionBERT)", make(model_config("DSTformer", base=base)),
+                       "baseline: pre-norm residuals, no compression")
+    if key == "sct":
+        return Variant(key, "SCT (released, σ=0.6)", make(model_config("SCT", 0.6, every, base)),
+                       "the released configuration", groups=("efficiency", "implementation"))
+    if key == "reference_sct":
+        if reference_factory is None:
+            raise ValueError("reference_sct needs the plain reference implementation (tests/reference_sct.py)")
+        sct_cfg = model_config("SCT", 0.6, every, base)
+        return Variant(key, "ReferenceSCT (plain)", lambda: reference_factory(sct_cfg),
+                       "FFT-DCT + explicit-softmax reference (tests/reference_sct.py)",
+                       groups=("implementation",), precisions=("fp32",), plain=True)
+    match = _KEY_PATTERN.match(key)
+    if match is None:
+        raise ValueError(f"unknown model key {key!r}; keys are: {VARIANT_KEY_HELP}")
+    ratio = float(match["ratio"])
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"{key}: σ must be in (0, 1], got {match['ratio']}")
+    layers = every if match["layers"] is None else sorted({int(i) for i in match["layers"].split("+")})
+    if layers and layers[-1] >= depth:
+        raise ValueError(f"{key}: layer {layers[-1]} does not exist (the model has layers 0..{depth - 1})")
+    where = "all layers" if layers == every else "layers " + ", ".join(map(str, layers))
+    if match["kind"] == "dstformer_sc":
+        return Variant(key, f"DSTformer + SC σ={ratio:g} ({where})",
+                       make(model_config("DSTformer", ratio, layers, base)),
+                       f"SCT's spectral compression plugged into layers {layers}")
+    if ratio == 1.0:
+        return Variant(key, "SCT σ=1 (no compression)", make(model_config("SCT", 1.0, (), base)),
+                       "Line Pose Graph and normed residuals only")
+    return Variant(key, f"SCT σ={ratio:g}" + ("" if layers == every else f" ({where})"),
+                   make(model_config("SCT", ratio, layers, base)), f"SCT with σ={ratio:g} in layers {layers}")
+
+
+def default_variant_keys(depth: int, with_reference: bool = True) -> list[str]:
+    """The rows of the efficiency study for a model of ``depth`` layers: DSTformer, DSTformer with SCT's
+    compression plugged in (σ 0.8, 0.6, 0.4 in every layer; σ 0.6 in the last two layers), SCT with
+    σ ∈ {1, 0.8, 0.7, 0.6 (released), 0.5, 0.4} in every layer and σ 0.6 in the first or the last two layers,
+    and the plain reference SCT."""
+    keys = ["dstformer", "dstformer_sc0.8", "dstformer_sc0.6", "dstformer_sc0.4"]
+    first_two, last_two = "0+1", f"{depth - 2}+{depth - 1}"
+    partial = depth > 2
+    if partial:
+        keys.append(f"dstformer_sc0.6_layers{last_two}")
+    keys += ["sct_sigma1", "sct_sigma0.8", "sct_sigma0.7", "sct", "sct_sigma0.5", "sct_sigma0.4"]
+    if partial:
+        keys += [f"sct_sigma0.6_layers{first_two}", f"sct_sigma0.6_layers{last_two}"]
+    if with_reference:
+        keys.append("reference_sct")
+    return keys
+
+
+def standard_variants(base: Mapping[str, Any] | None = None,
+                      reference_factory: Callable[[Mapping[str, Any]], nn.Module] | None = None,
+                      keys: Sequence[str] | None = None) -> list[Variant]:
+    """The rows named by ``keys`` (default: :func:`default_variant_keys`) at the sizes of ``base`` (default:
+    the released configuration, :data:`RELEASED_MODEL`).
+
+    Args:
+        reference_factory: builds the plain reference implementation from an SCT config (it lives in the
+            tests, so the caller passes it in); omitted, the default rows have no ``reference_sct``.
+    """
+    depth = int((base or RELEASED_MODEL)["depth"])
+    if keys is None:
+        keys = default_variant_keys(depth, with_reference=reference_factory is not None)
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"model keys repeat: {', '.join(keys)}")
+    return [variant_from_key(k, base, reference_factory) for k in keys]
 
 
 def _autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
@@ -235,16 +308,23 @@ def measure_setting(models: Mapping[str, nn.Module], labels: Mapping[str, str], 
     return list(results.values())
 
 
-def measure_costs(variants: Iterable[Variant], frames: int) -> dict[str, Cost]:
-    """Parameters and FLOPs (one clip, batch 1, float32, CPU) of every variant."""
+def measure_costs(variants: Iterable[Variant], frames: int,
+                  progress: Callable[[], None] | None = None) -> dict[str, Cost]:
+    """Parameters and FLOPs (one clip, batch 1, float32, CPU) of every efficiency row (the plain reference
+    computes its DCT with FFTs, which FLOP counters skip, so its count would mislead). ``progress`` is called
+    after each row."""
     costs = {}
     for variant in variants:
+        if "efficiency" not in variant.groups:
+            continue
         model = variant.factory().eval()
         x = torch.randn(1, frames, getattr(model, "num_joints", 17), 3)
         count = count_flops(model, x)
         costs[variant.key] = Cost(params=count_parameters(model), gflops=count.flops / 1e9,
                                   attention_gflops=count.attention_flops / 1e9,
                                   linear_gmacs=count.linear_macs / 1e9, frames=frames)
+        if progress:
+            progress()
     return costs
 
 
@@ -258,6 +338,7 @@ class BenchmarkReport:
     environment: dict[str, str]
     baseline: str = "dstformer"
     reference: str = "reference_sct"
+    cpu_clock: str = "wall"
 
     def result(self, key: str, device: str, precision: str, batch: int) -> Result | None:
         for r in self.results:
@@ -274,9 +355,12 @@ class BenchmarkReport:
         return list(dict.fromkeys(r.setting.precision for r in self.results))
 
 
-def count_calls(variants: Sequence[Variant], settings: Sequence[Setting], warmup: int, repeats: int) -> int:
-    """Forward passes :func:`run_benchmark` makes (for a progress bar)."""
-    return sum((warmup + repeats) * sum(s.precision in v.precisions for v in variants) for s in settings)
+def count_calls(variants: Sequence[Variant], settings: Sequence[Setting], warmup: int, repeats: int,
+                count_cost: bool = False) -> int:
+    """Steps :func:`run_benchmark` reports to its ``progress`` callback (for a progress bar): one per timed or
+    warm-up forward pass, plus one per costed row when ``count_cost``."""
+    calls = sum((warmup + repeats) * sum(s.precision in v.precisions for v in variants) for s in settings)
+    return calls + (sum("efficiency" in v.groups for v in variants) if count_cost else 0)
 
 
 def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warmup: int = 2, repeats: int = 10,
@@ -292,14 +376,16 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
         compile_models: wrap every model in ``torch.compile`` (compilation happens during the warm-up).
         baseline: key of the row the efficiency ratios refer to.
         count_cost: also count parameters and FLOPs (on the CPU).
-        progress: called once per timed or warm-up forward pass (:func:`count_calls` of them in all).
+        progress: called once per step (:func:`count_calls` of them in all).
         clock: ``'wall'`` or ``'process'`` (CPU time; see :func:`time_call`). CUDA always uses events.
         prepack_linear: run the linear layers of every non-``plain`` row on oneDNN with packed weights
             (:func:`lib.utils.cpu_inference.prepack_linear_layers`; affects CPU float32 only).
     """
     if repeats < 1 or warmup < 0:
         raise ValueError("need repeats >= 1 and warmup >= 0")
-    costs = measure_costs(variants, settings[0].frames) if count_cost else {}
+    if compile_models and warmup < 1:
+        raise ValueError("torch.compile compiles during the warm-up: need warmup >= 1")
+    costs = measure_costs(variants, settings[0].frames, progress) if count_cost else {}
     results: list[Result] = []
     models: dict[str, dict[str, nn.Module]] = {}
     for setting in settings:
@@ -310,18 +396,27 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
                 model = variant.factory().eval().to(setting.device)
                 if prepack_linear and not variant.plain:
                     prepack_linear_layers(model)
-                device_models[variant.key] = torch.compile(model) if compile_models else model
+                if compile_models:
+                    # eager calls fill the per-length, per-dtype caches (spectral compression operators) for
+                    # every precision, so the compiled graph does not recompile when they change
+                    x = torch.zeros(1, setting.frames, getattr(model, "num_joints", 17), 3, device=setting.device)
+                    for precision in dict.fromkeys(s.precision for s in settings if s.device == setting.device):
+                        with torch.inference_mode(), _autocast(setting.device, precision):
+                            model(x)
+                    model = torch.compile(model)
+                device_models[variant.key] = model
             models = {setting.device: device_models}  # one device's models at a time
         chosen = {v.key: device_models[v.key] for v in variants if setting.precision in v.precisions}
         labels = {v.key: v.label for v in variants}
         results.extend(measure_setting(chosen, labels, setting, warmup, repeats, progress=progress, clock=clock))
-    environment = describe_environment(settings[0].device)
+    devices = list(dict.fromkeys(s.device for s in settings))
+    environment = describe_environment(devices)
     environment["compile"] = str(compile_models)
-    environment["clock"] = "CUDA events" if settings[0].device == "cuda" else clock
+    environment["clock"] = ", ".join(f"CPU {clock}" if d == "cpu" else "CUDA events" for d in devices)
     environment["prepacked linear (oneDNN)"] = ("yes, all rows but the plain reference" if prepack_linear
                                                 else "no")
     environment["warmup"], environment["repeats"] = str(warmup), str(repeats)
-    return BenchmarkReport(list(variants), costs, results, environment, baseline=baseline)
+    return BenchmarkReport(list(variants), costs, results, environment, baseline=baseline, cpu_clock=clock)
 
 
 def cpu_model_name() -> str:
@@ -336,7 +431,7 @@ def cpu_model_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def describe_environment(device: str) -> dict[str, str]:
+def describe_environment(devices: Sequence[str] = ("cpu",)) -> dict[str, str]:
     """Date, machine, library versions and threads: what a reader needs to compare numbers."""
     env = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -345,7 +440,7 @@ def describe_environment(device: str) -> dict[str, str]:
         "threads": str(torch.get_num_threads()),
         "python": platform.python_version(),
     }
-    if device == "cuda" and torch.cuda.is_available():
+    if "cuda" in devices and torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name()
         env["cuda"] = str(torch.version.cuda)
         env["tf32"] = str(torch.backends.cuda.matmul.allow_tf32)
@@ -371,19 +466,49 @@ def _fmt_fps(r: Result | None) -> str:
     return f"{r.fps:,.0f}" if r else "–"
 
 
-def efficiency_table(report: BenchmarkReport, device: str, batch: int) -> str:
-    """Markdown table of the efficiency rows for one device and batch size, ratios vs the baseline."""
+def device_name(report: BenchmarkReport, device: str) -> str:
+    """``'CPU'``, or the GPU's name for ``'cuda'``."""
+    return report.environment.get("gpu", "GPU") if device == "cuda" else "CPU"
+
+
+COST_CONVENTIONS = (
+    "GFLOPs and GMACs count every matrix product of one forward pass (`torch.utils.flop_counter`: linear "
+    "layers, attention, the spectral compression operator) with MACs = FLOPs / 2; per frame = per clip / "
+    "frames (every input frame is an output frame). *Linear (thop)* counts only the `nn.Linear` layers, the "
+    "convention of thop/ptflops and of most papers' MAC figures (it misses attention). Element-wise work is "
+    "not counted.")
+
+
+def cost_table(report: BenchmarkReport) -> str:
+    """Markdown table of parameters and arithmetic (one clip, batch 1) of the efficiency rows, with each row's
+    FLOPs relative to the baseline's."""
+    head = ["Model", "Params (M)", "GFLOPs/clip", "GMACs/clip", "MFLOPs/frame", "MMACs/frame",
+            "Attention GFLOPs/clip", "Linear GMACs/clip (thop)", "Linear MMACs/frame (thop)", "FLOPs vs DSTformer"]
+    base = report.costs.get(report.baseline)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for v in report.variants:
+        c = report.costs.get(v.key)
+        if "efficiency" not in v.groups or c is None:
+            continue
+        row = [v.label, _num(c.params / 1e6), _num(c.gflops), _num(c.gmacs), _num(c.mflops_per_frame),
+               _num(c.mmacs_per_frame), _num(c.attention_gflops), _num(c.linear_gmacs),
+               _num(c.linear_mmacs_per_frame), _ratio(c.gflops, base.gflops if base else None)]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def speed_table(report: BenchmarkReport, device: str, batch: int) -> str:
+    """Markdown table of the efficiency rows' speed for one device and batch size: milliseconds per forward
+    pass, frames per second and the ratio to the baseline's frames per second, per precision."""
     precisions = report.precisions()
-    head = ["Model", "Params (M)", "GFLOPs/clip", "MMACs/frame", "Linear GMACs/clip (thop)"]
+    head = ["Model"]
     for p in precisions:
         head += [f"{p} ms", f"{p} FPS", f"{p} × DSTformer"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v in report.variants:
         if "efficiency" not in v.groups:
             continue
-        c = report.costs.get(v.key)
-        row = [v.label] + ([_num(c.params / 1e6), _num(c.gflops), _num(c.mmacs_per_frame), _num(c.linear_gmacs)]
-                           if c else ["–"] * 4)
+        row = [v.label]
         for p in precisions:
             r = report.result(v.key, device, p, batch)
             b = report.result(report.baseline, device, p, batch)
@@ -433,54 +558,66 @@ def target_checks(report: BenchmarkReport, device: str = "cpu", batch: int = 1) 
 
 
 def markdown_report(report: BenchmarkReport, command: str = "") -> str:
-    """The whole run as Markdown: environment, one efficiency table and one implementation table per
-    (device, batch), and the target checks."""
+    """The whole run as Markdown: environment, the cost table, one speed table and one implementation table
+    per (device, batch), and the speed targets (defined on the CPU at batch 1)."""
     out = io.StringIO()
     env = report.environment
     out.write(f"Command: `{command}`\n\n" if command else "")
     out.write("Environment: " + "; ".join(f"{k} {v}" for k, v in env.items()) + "\n\n")
     frames = report.results[0].setting.frames if report.results else 0
+    if report.costs:
+        out.write(f"### Cost — one clip of {frames} frames, batch 1\n\n")
+        out.write(cost_table(report) + "\n\n" + COST_CONVENTIONS + "\n\n")
     for device, batch in report.settings():
-        where = env.get("gpu", "GPU") if device == "cuda" else "CPU"
-        out.write(f"### Efficiency — {where}, batch {batch}, {frames} frames\n\n")
-        out.write(efficiency_table(report, device, batch) + "\n\n")
+        where = device_name(report, device)
+        out.write(f"### Speed — {where}, batch {batch}, {frames} frames\n\n")
+        out.write(speed_table(report, device, batch) + "\n\n")
         if any("implementation" in v.groups for v in report.variants):
             out.write(f"### Implementation — optimised SCT vs plain reference ({where}, batch {batch})\n\n")
             out.write(implementation_table(report, device, batch) + "\n\n")
-        checks = target_checks(report, device, batch)
-        if checks:
-            out.write(f"Targets ({where}, batch {batch}):\n\n")
-            for text, ratio, target in checks:
-                verdict = "met" if ratio >= target else "MISSED"
-                out.write(f"- {text}: {ratio:.2f}× (target ≥ {target:g}×) — {verdict}\n")
-            out.write("\n")
+    checks = target_checks(report, "cpu", 1)
+    if checks:
+        out.write("Targets (CPU, batch 1):\n\n")
+        for text, ratio, target in checks:
+            verdict = "met" if ratio >= target else "MISSED"
+            out.write(f"- {text}: {ratio:.2f}× (target ≥ {target:g}×) — {verdict}\n")
+        out.write("\n")
     return out.getvalue()
 
 
 CSV_FIELDS = ("model", "label", "device", "precision", "batch", "frames", "median_ms", "spread_ms", "fps",
-              "speedup_vs_baseline", "params", "gflops_per_clip", "attention_gflops_per_clip",
-              "mmacs_per_frame", "linear_gmacs_per_clip", "repeats", "machine", "torch", "threads",
-              "clock")
+              "speedup_vs_baseline", "params", "gflops_per_clip", "gmacs_per_clip", "mflops_per_frame",
+              "mmacs_per_frame", "attention_gflops_per_clip", "linear_gmacs_per_clip", "linear_mmacs_per_frame",
+              "repeats", "machine", "torch", "threads", "clock")
+_REQUIRED_CSV_FIELDS = CSV_FIELDS[:10]
+
+
+def _sig(x: float, digits: int = 6) -> float:
+    """``x`` rounded to ``digits`` significant digits (tiny test models and full-size models alike)."""
+    return float(f"{x:.{digits}g}")
 
 
 def csv_rows(report: BenchmarkReport) -> list[dict[str, Any]]:
-    """One dict per measurement with the fields of :data:`CSV_FIELDS`."""
+    """One dict per measurement with the fields of :data:`CSV_FIELDS` (cost fields empty when not counted)."""
     rows = []
     for r in report.results:
         s = r.setting
         base = report.result(report.baseline, s.device, s.precision, s.batch)
         c = report.costs.get(r.key)
+        cost = {} if c is None else {
+            "params": c.params, "gflops_per_clip": _sig(c.gflops), "gmacs_per_clip": _sig(c.gmacs),
+            "mflops_per_frame": _sig(c.mflops_per_frame), "mmacs_per_frame": _sig(c.mmacs_per_frame),
+            "attention_gflops_per_clip": _sig(c.attention_gflops), "linear_gmacs_per_clip": _sig(c.linear_gmacs),
+            "linear_mmacs_per_frame": _sig(c.linear_mmacs_per_frame)}
         rows.append({
             "model": r.key, "label": r.label, "device": s.device, "precision": s.precision, "batch": s.batch,
             "frames": s.frames, "median_ms": round(r.median_ms, 3), "spread_ms": round(r.spread_ms, 3),
             "fps": round(r.fps, 2), "speedup_vs_baseline": round(r.fps / base.fps, 4) if base else "",
-            "params": c.params if c else "", "gflops_per_clip": round(c.gflops, 4) if c else "",
-            "attention_gflops_per_clip": round(c.attention_gflops, 4) if c else "",
-            "mmacs_per_frame": round(c.mmacs_per_frame, 2) if c else "",
-            "linear_gmacs_per_clip": round(c.linear_gmacs, 4) if c else "", "repeats": len(r.times_ms),
-            "machine": report.environment.get("gpu" if s.device == "cuda" else "cpu", ""),
+            **{name: cost.get(name, "") for name in CSV_FIELDS[10:18]},
+            "repeats": len(r.times_ms), "machine": device_name(report, s.device) if s.device == "cuda"
+            else report.environment.get("cpu", ""),
             "torch": report.environment.get("torch", ""), "threads": report.environment.get("threads", ""),
-            "clock": report.environment.get("clock", ""),
+            "clock": "CUDA events" if s.device == "cuda" else report.cpu_clock,
         })
     return rows
 
@@ -490,30 +627,34 @@ def read_csv_report(path: str | os.PathLike) -> BenchmarkReport:
     redraw the figure without measuring again."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        missing = set(CSV_FIELDS[:10]) - set(reader.fieldnames or ())
+        missing = set(_REQUIRED_CSV_FIELDS) - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: not a benchmark CSV (missing {', '.join(sorted(missing))})")
         rows = list(reader)
+    if not rows:
+        raise ValueError(f"{path}: the benchmark CSV has no measurements")
     variants, costs, results, environment = {}, {}, [], {}
+    cpu_clock = "wall"
 
     def unavailable() -> nn.Module:
         raise RuntimeError("a variant read from CSV cannot build its model")
 
     for row in rows:
         key = row["model"]
-        groups = ("implementation",) if key == "reference_sct" else ("efficiency",)
-        variants.setdefault(key, Variant(key, row["label"], unavailable, groups=groups))
+        groups = {"reference_sct": ("implementation",), "sct": ("efficiency", "implementation")}
+        variants.setdefault(key, Variant(key, row["label"], unavailable, groups=groups.get(key, ("efficiency",))))
         if row.get("params"):
-            frames = int(row["frames"])
             costs[key] = Cost(params=int(row["params"]), gflops=float(row["gflops_per_clip"]),
-                              attention_gflops=float(row["attention_gflops_per_clip"] or 0),
-                              linear_gmacs=float(row["linear_gmacs_per_clip"] or 0), frames=frames)
+                              attention_gflops=float(row.get("attention_gflops_per_clip") or 0),
+                              linear_gmacs=float(row.get("linear_gmacs_per_clip") or 0), frames=int(row["frames"]))
         setting = Setting(row["device"], row["precision"], int(row["batch"]), int(row["frames"]))
         results.append(Result(key, row["label"], setting, [float(row["median_ms"])]))
         environment.setdefault("gpu" if setting.device == "cuda" else "cpu", row.get("machine", ""))
-        for name in ("torch", "threads", "clock"):
+        for name in ("torch", "threads"):
             environment.setdefault(name, row.get(name) or "")
-    return BenchmarkReport(list(variants.values()), costs, results, environment)
+        if setting.device == "cpu" and row.get("clock"):
+            cpu_clock = row["clock"]
+    return BenchmarkReport(list(variants.values()), costs, results, environment, cpu_clock=cpu_clock)
 
 
 def write_csv(report: BenchmarkReport, path: str | os.PathLike) -> None:
@@ -525,10 +666,10 @@ def write_csv(report: BenchmarkReport, path: str | os.PathLike) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
-# ----------------------------------------------------------------------------------------------- figure
+# ----------------------------------------------------------------------------------------------- accuracy
 
 def read_accuracy(path: str | os.PathLike) -> dict[str, tuple[float, str]]:
-    """Read ``model,mpjpe_mm,source`` rows (``model`` = a variant key) into ``{key: (mpjpe, source)}``."""
+    """Read ``model,mpjpe_mm,source`` rows (``model`` = a row key) into ``{key: (mpjpe, source)}``."""
     table = {}
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
@@ -546,6 +687,25 @@ def read_accuracy(path: str | os.PathLike) -> dict[str, tuple[float, str]]:
     return table
 
 
+def read_results_json(path: str | os.PathLike) -> tuple[float, str]:
+    """MPJPE (protocol 1, mm) of an evaluation JSON written by ``train.py`` (``<checkpoint>_results.json`` or
+    ``--evaluate``'s output), and a short source label (file name, epoch when recorded)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            payload = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a JSON file ({exc.msg} at line {exc.lineno})") from None
+    value = payload.get("p1") if isinstance(payload, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{path}: no MPJPE; expected the evaluation JSON of train.py with a number under 'p1'")
+    source = os.path.basename(os.fspath(path))
+    if isinstance(payload.get("epoch"), int):
+        source += f", epoch {payload['epoch']}"
+    return float(value), source
+
+
+# ----------------------------------------------------------------------------------------------- figure
+
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the points ``(speed, error)`` that no other point beats on both (higher speed, lower
     error), sorted by speed."""
@@ -558,35 +718,60 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
+def figure_setting(report: BenchmarkReport) -> tuple[str, str, int]:
+    """The ``(device, precision, batch)`` the figure shows: the GPU when one was measured (the paper's figure
+    is a GPU figure), else the CPU; float32 when measured; that device's largest (throughput) batch."""
+    devices = {r.setting.device for r in report.results}
+    if not devices:
+        raise ValueError("the report has no measurements")
+    device = "cuda" if "cuda" in devices else "cpu"
+    precisions = [p for p in report.precisions() if any(r.setting.device == device and r.setting.precision == p
+                                                         for r in report.results)]
+    precision = "fp32" if "fp32" in precisions else precisions[0]
+    batch = max(r.setting.batch for r in report.results if r.setting.device == device)
+    return device, precision, batch
+
+
 def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapping[str, tuple[float, str]],
-                device: str = "cpu", precision: str = "fp32", batch: int = 1) -> None:
-    """Two panels: speed vs cost of every efficiency row, and MPJPE vs speed (with the Pareto front) of the
-    rows whose accuracy is known. Written atomically to ``path`` (PNG)."""
+                device: str | None = None, precision: str | None = None, batch: int | None = None) -> None:
+    """Frames per second against FLOPs per frame for every efficiency row and, when ``accuracy`` knows some
+    rows (``{key: (mpjpe_mm, source)}``), a second panel of MPJPE against frames per second with the Pareto
+    front. The setting defaults to :func:`figure_setting`. Written atomically to ``path`` (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    auto = figure_setting(report)
+    device = device or auto[0]
+    precision = precision or auto[1]
+    batch = batch or auto[2]
     rows = [(v, report.result(v.key, device, precision, batch)) for v in report.variants
             if "efficiency" in v.groups]
     rows = [(v, r) for v, r in rows if r is not None]
     if not rows:
         raise ValueError(f"no efficiency rows measured on {device} {precision} batch {batch}")
-    fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(13, 5.8))
+    known = [(v, r, accuracy[v.key]) for v, r in rows if v.key in accuracy]
+    if known:
+        fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(13, 5.8))
+    else:
+        fig, ax_cost = plt.subplots(1, 1, figsize=(8, 6.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    style = {v.key: (colors[i % len(colors)], "s" if v.key.startswith("sct") else "o") for i, (v, _) in enumerate(rows)}
+    markers = {"sct": "s", "dstformer": "o"}
+    style = {v.key: (colors[i % len(colors)], markers["sct" if v.key.startswith("sct") else "dstformer"])
+             for i, (v, _) in enumerate(rows)}
+    speed_label = f"frames per second ({device_name(report, device)}, {precision}, batch {batch})"
     for v, r in rows:
         c = report.costs.get(v.key)
-        x = c.mmacs_per_frame / 1e3 if c else float("nan")
         color, marker = style[v.key]
-        ax_cost.scatter([x], [r.fps], color=color, marker=marker, s=70, label=v.label)
-    ax_cost.set_xlabel("GMACs per frame (all matrix products)")
-    ax_cost.set_ylabel(f"frames per second ({device}, {precision}, batch {batch})")
+        ax_cost.scatter([c.mflops_per_frame / 1e3 if c else float("nan")], [r.fps], color=color, marker=marker,
+                        s=70, label=v.label)
+    ax_cost.set_xlabel("GFLOPs per frame (all matrix products)")
+    ax_cost.set_ylabel(speed_label)
     ax_cost.set_title("Speed vs arithmetic")
     ax_cost.grid(alpha=0.3)
-    fig.legend(*ax_cost.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8, frameon=False)
-
-    known = [(v, r, accuracy[v.key]) for v, r in rows if v.key in accuracy]
+    fig.legend(*ax_cost.get_legend_handles_labels(), loc="lower center", ncol=4 if known else 3, fontsize=8,
+               frameon=False)
     if known:
         points = [(r.fps, acc[0]) for _, r, acc in known]
         front = pareto_front(points)
@@ -600,21 +785,19 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
         ax_acc.legend(loc="upper right", fontsize=8)
         ax_acc.margins(x=0.35, y=0.25)
         ax_acc.set_xlim(left=0)
-    else:
-        ax_acc.text(0.5, 0.5, "no accuracy figures given (--accuracy)", ha="center", va="center",
-                    transform=ax_acc.transAxes)
-    ax_acc.set_xlabel(f"frames per second ({device}, {precision}, batch {batch})")
-    ax_acc.set_ylabel("MPJPE on Human3.6M (mm, lower is better)")
-    ax_acc.set_title("Accuracy vs speed")
-    ax_acc.grid(alpha=0.3)
+        ax_acc.set_xlabel(speed_label)
+        ax_acc.set_ylabel("MPJPE (mm, lower is better; source in brackets)")
+        ax_acc.set_title("Accuracy vs speed")
+        ax_acc.grid(alpha=0.3)
     env = report.environment
-    machine = env.get("gpu" if device == "cuda" else "cpu")
-    title = [machine, f"torch {env['torch']}" if env.get("torch") else None,
+    title = [device_name(report, device) if device == "cuda" else env.get("cpu"),
+             f"torch {env['torch']}" if env.get("torch") else None,
              f"{env['threads']} thread(s)" if device == "cpu" and env.get("threads") else None,
-             f"clock: {env['clock']}" if env.get("clock") else None,
+             "clock: CUDA events" if device == "cuda" else f"clock: {report.cpu_clock}",
              f"{report.results[0].setting.frames} frames per clip"]
     fig.suptitle(", ".join(t for t in title if t), fontsize=9)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    legend_rows = math.ceil(len(rows) / (4 if known else 3))
+    fig.tight_layout(rect=(0, min(0.3, 0.035 * legend_rows + 0.02), 1, 1))
     try:
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=120)
