@@ -3,11 +3,15 @@
 The model is built from a YAML config (and loaded from a checkpoint when one is given), exported with the
 torch.export-based exporter, run with ONNX Runtime on random clips, and compared with PyTorch: the file
 is kept only if the largest absolute difference is within --tolerance. Batch size is dynamic; the frame
-count is fixed (--frames), or dynamic up to maxlen with --dynamic-frames for models without spectral
-compression.
+count is fixed (--frames), or any 1..maxlen in one file with --dynamic-frames, for every model (SCT with
+spectral compression included: the graph then computes each layer's DCT operator and compressed length
+from the input's frame count). A dynamic file is checked at 1, 2, 3, 7, about --frames/2, --frames,
+maxlen-1 and maxlen frames, at batch 1 and 3; speed is timed at --frames.
 
 Examples:
     python tools/export_onnx.py --checkpoint checkpoint/best_epoch.bin --out outputs/sct_243.onnx
+    python tools/export_onnx.py --checkpoint checkpoint/best_epoch.bin --dynamic-frames \\
+        --out outputs/sct_dynamic.onnx
     python tools/export_onnx.py --config configs/MB_train_h36m.yaml --override backbone=DSTformer \\
         --override "freq_prune_layer=[]" --dynamic-frames --out outputs/dstformer.onnx
 """
@@ -30,9 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint", default=None,
                    help="weights to load (released layout or a bare state dict); default: random weights")
     p.add_argument("--out", required=True, help="ONNX file to write")
-    p.add_argument("--frames", type=int, default=None, help="frames per clip (default: the config's maxlen)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames per clip; with --dynamic-frames the example and timing length "
+                        "(default: the config's maxlen)")
     p.add_argument("--dynamic-frames", action="store_true",
-                   help="dynamic frame count 1..maxlen (only for models without spectral compression)")
+                   help="one file for any frame count 1..maxlen (all models, spectral compression included)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest allowed |ONNX Runtime - PyTorch| on the check clips (default 1e-4)")
@@ -52,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     from lib.utils.config import ConfigError, load_config
     from lib.utils.onnx_export import (
         OnnxExportError,
+        check_lengths,
         compare_speed,
-        compresses_time,
         export_onnx,
         max_abs_difference,
         onnx_session,
@@ -73,10 +79,6 @@ def main(argv: list[str] | None = None) -> int:
         frames = args.frames if args.frames is not None else int(cfg.maxlen)
         if not 1 <= frames <= int(cfg.maxlen):
             raise ValueError(f"--frames {frames} must be between 1 and maxlen={cfg.maxlen}")
-        if args.dynamic_frames and compresses_time(model):
-            compressed = [i for i, r in enumerate(model.compress_ratios) if r < 1]
-            raise ValueError("--dynamic-frames needs a model without spectral compression (this config compresses "
-                             f"layers {compressed}); export with a fixed --frames instead")
     except (ValueError, ConfigError, CheckpointError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         session = onnx_session(staging, threads=args.threads)
         generator = torch.Generator().manual_seed(0)
         joints = int(cfg.num_joints)
-        lengths = sorted({1, max(1, frames // 2), frames}) if args.dynamic_frames else [frames]
+        lengths = check_lengths(frames, int(cfg.maxlen), args.dynamic_frames)
         worst = 0.0
         for length in lengths:
             for batch in (1, 3):

@@ -14,6 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+try:
+    from torch.fx.experimental.symbolic_shapes import statically_known_true
+except ImportError:  # older torch: only concrete lengths are compared
+    def statically_known_true(x) -> bool:
+        return isinstance(x, bool) and x
+
 from .blocks import LAYER_NORM_EPS, RESIDUAL_NORMED, SpatioTemporalBlock, fuse_streams
 from .line_pose_graph import LinePoseGraph
 
@@ -22,8 +28,13 @@ OUTPUT_LAST = "last"  # DSTformer: the last layer's output (interpolated back to
 
 
 def interpolate_time(x: torch.Tensor, length: int) -> torch.Tensor:
-    """Linear interpolation of ``(B, T', J, C)`` along time to ``length`` frames (``align_corners=False``)."""
-    if x.shape[1] == length:
+    """Linear interpolation of ``(B, T', J, C)`` along time to ``length`` frames (``align_corners=False``).
+
+    Returns ``x`` itself when the lengths are equal; with symbolic lengths (a dynamic-length export) only
+    when they are the same expression, since an equality that depends on the length would specialise the
+    export (the resampling is then an exact identity where the lengths happen to coincide).
+    """
+    if statically_known_true(x.shape[1] == length):
         return x
     B, Tc, J, C = x.shape
     flat = x.permute(0, 2, 3, 1).reshape(B, J * C, Tc)

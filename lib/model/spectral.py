@@ -17,47 +17,104 @@ The three steps are one linear map along time, so they are applied as a single p
 :math:`(T' \times T)` matrix ``C = IDCT_{T'} @ DCT_T[:T']`` built in float64 and cast once per length,
 device and dtype. Use :func:`spectral_compress` on any tensor and axis, or :class:`SpectralCompression`
 inside a network (it caches its matrices).
+
+Symbolic lengths (``torch.export`` and the ONNX export with a dynamic frame count): when ``T`` is a
+``torch.SymInt`` rather than an ``int``, no per-length constant can be chosen, so the same float64 formulas
+are traced as tensor ops on ``T`` and the operator is computed inside the graph on every call (then cast),
+and :math:`T'` is computed in integers as ``(T p + q - 1) // q`` with ``p / q`` the ratio as a fraction
+(:func:`integer_ratio`, checked against :func:`compressed_length` for every ``T <= 4096``). Concrete
+lengths, as in eager PyTorch and in an export with a fixed frame count, always take the cached constant.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from fractions import Fraction
 
 import torch
 from torch import nn
 
+LENGTH_CHECKED_UP_TO = 4096  # integer_ratio reproduces compressed_length for every T up to this
+
+
+def _symbolic(length) -> bool:
+    """Whether ``length`` is a traced symbolic size (``torch.export`` with a dynamic axis) and not an ``int``."""
+    return isinstance(length, torch.SymInt)
+
 
 def compressed_length(length: int, ratio: float) -> int:
-    """Number of frames kept: ``ceil(length * ratio)`` (computed as the release does, in floating point)."""
+    """Number of frames kept: ``ceil(length * ratio)`` (computed as the release does, in floating point).
+
+    A symbolic ``length`` (``torch.SymInt``) gets the same number computed in integers, see :func:`integer_ratio`.
+    """
     if not 0.0 < ratio <= 1.0:
         raise ValueError(f"compression ratio must be in (0, 1], got {ratio}")
+    if _symbolic(length):
+        numerator, denominator = integer_ratio(ratio)
+        return (length * numerator + denominator - 1) // denominator
     if length < 1:
         raise ValueError(f"sequence length must be >= 1, got {length}")
     return min(length, max(1, math.ceil(length * ratio)))
 
 
-def dct_matrix(length: int, num_coeffs: int | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+@functools.cache
+def integer_ratio(ratio: float) -> tuple[int, int]:
+    """``(p, q)`` with ``(T * p + q - 1) // q == compressed_length(T, ratio)`` for every ``1 <= T <= 4096``.
+
+    The number of kept frames of a symbolic length is computed with this integer formula, so that the
+    exported graph has no floating-point rounding of its own (float32 and float64 ceilings can disagree
+    with Python's). ``p / q`` is the simplest fraction near ``ratio`` that reproduces the floating-point
+    ceiling for all those lengths (``0.6 -> (3, 5)``). Every ratio with one decimal has one; a few with
+    more do not, because the product rounds up past an integer (``50 * 0.14 == 7.000000000000001``, so
+    ``compressed_length(50, 0.14) == 8``).
+
+    Raises:
+        ValueError: no such fraction with a denominator up to 10**6.
+    """
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"compression ratio must be in (0, 1], got {ratio}")
+    for max_denominator in (10, 100, 1000, 10_000, 1_000_000):
+        fraction = Fraction(ratio).limit_denominator(max_denominator)
+        p, q = fraction.numerator, fraction.denominator
+        if all((t * p + q - 1) // q == compressed_length(t, ratio) for t in range(1, LENGTH_CHECKED_UP_TO + 1)):
+            return p, q
+    raise ValueError(f"no integer fraction reproduces ceil(T * {ratio}) for every T <= {LENGTH_CHECKED_UP_TO}; "
+                     "a dynamic sequence length is not supported for this ratio")
+
+
+def _pi(device: torch.device | str | None) -> torch.Tensor:
+    # a float64 tensor, not the Python float: the ONNX exporter stores Python float scalars in float32
+    return torch.tensor(math.pi, dtype=torch.float64, device=device)
+
+
+def dct_matrix(length: int, num_coeffs: int | None = None, dtype: torch.dtype = torch.float64,
+               device: torch.device | str | None = None) -> torch.Tensor:
     """Unscaled DCT-II as a ``(num_coeffs, length)`` matrix: ``D[k, n] = 2 cos(pi k (2n+1) / 2 length)``."""
     num_coeffs = length if num_coeffs is None else num_coeffs
-    k = torch.arange(num_coeffs, dtype=torch.float64)[:, None]
-    n = torch.arange(length, dtype=torch.float64)[None, :]
-    return (2.0 * torch.cos(math.pi * k * (2.0 * n + 1.0) / (2.0 * length))).to(dtype)
+    k = torch.arange(num_coeffs, dtype=torch.float64, device=device)[:, None]
+    n = torch.arange(length, dtype=torch.float64, device=device)[None, :]
+    return (2.0 * torch.cos(_pi(device) * k * (2.0 * n + 1.0) / (2.0 * length))).to(dtype)
 
 
-def idct_matrix(length: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def idct_matrix(length: int, dtype: torch.dtype = torch.float64,
+                device: torch.device | str | None = None) -> torch.Tensor:
     """Inverse of the unscaled DCT-II of ``length`` as a ``(length, length)`` matrix (maps X to x)."""
-    n = torch.arange(length, dtype=torch.float64)[:, None]
-    k = torch.arange(length, dtype=torch.float64)[None, :]
-    basis = torch.cos(math.pi * k * (2.0 * n + 1.0) / (2.0 * length))
-    basis[:, 0] = 0.5
+    n = torch.arange(length, dtype=torch.float64, device=device)[:, None]
+    k = torch.arange(length, dtype=torch.float64, device=device)[None, :]
+    basis = torch.where(k == 0, 0.5, torch.cos(_pi(device) * k * (2.0 * n + 1.0) / (2.0 * length)))
     return (basis / length).to(dtype)
 
 
 def compression_matrix(length: int, ratio: float, dtype: torch.dtype = torch.float32,
                        device: torch.device | str | None = None) -> torch.Tensor:
-    """The ``(T', T)`` spectral compression operator for ``T = length`` (built in float64, then cast)."""
+    """The ``(T', T)`` spectral compression operator for ``T = length`` (built in float64, then cast).
+
+    A concrete ``length`` is built on the CPU and moved to ``device``; a symbolic one (tracing) on ``device``.
+    """
     kept = compressed_length(length, ratio)
-    matrix = idct_matrix(kept) @ dct_matrix(length, kept)
+    build_on = device if _symbolic(length) else None
+    matrix = idct_matrix(kept, device=build_on) @ dct_matrix(length, kept, device=build_on)
     return matrix.to(device=device, dtype=dtype)
 
 
@@ -84,7 +141,8 @@ def spectral_compress(x: torch.Tensor, ratio: float, dim: int = 1) -> torch.Tens
 
 
 class SpectralCompression(nn.Module):
-    """Spectral compression along one axis with a cached ``(T', T)`` operator per length, device and dtype.
+    """Spectral compression along one axis with a cached ``(T', T)`` operator per length, device and dtype
+    (computed in the graph instead when the length is symbolic, see the module docstring).
 
     Args:
         ratio: fraction of DCT coefficients kept, in ``(0, 1]``; 1 is the identity.
@@ -103,6 +161,8 @@ class SpectralCompression(nn.Module):
         return compressed_length(length, self.ratio)
 
     def operator(self, length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        if _symbolic(length):  # traced with a dynamic length: the operator is computed in the graph
+            return compression_matrix(length, self.ratio, dtype=dtype, device=device)
         key = (length, device, dtype)
         matrix = self._operators.get(key)
         if matrix is None:

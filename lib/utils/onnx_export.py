@@ -1,10 +1,19 @@
 """Export a lifting model to ONNX, check it against PyTorch with ONNX Runtime, and time both.
 
 The export uses :func:`torch.onnx.export` with the ``torch.export``-based (dynamo) exporter. The batch
-size is always dynamic. The number of frames is fixed, except for models without spectral compression
-(plain DSTformer, SCT with ``dct_ratio: 1``), which can also be exported with a dynamic frame count
-``1 <= T <= maxlen``: the compression operator is a ``(T', T)`` constant chosen in Python for each ``T``
-(``T' = ceil(T * sigma)``), so a compressing model is exported for one ``T``.
+size is always dynamic. The number of frames is fixed (``T = frames``), or dynamic (any
+``1 <= T <= maxlen`` in one file) with ``dynamic_frames``, for every model, spectral compression included:
+
+- fixed ``T``: each compression operator is the ``(T', T)`` float32 constant that eager PyTorch uses;
+- dynamic ``T``: the graph computes each operator from ``T`` (the same float64 formulas as eager PyTorch,
+  then cast to float32; :mod:`lib.model.spectral`) and each ``T' = ceil(T * sigma)`` in int64 arithmetic
+  that reproduces the eager lengths exactly, and resamples every layer's output back to ``T`` frames
+  with a ``Resize`` of dynamic size. Building the operators costs a few small float64 matrix products per
+  call (not measurable next to the model at 243 frames); the file is slightly smaller than a fixed-``T``
+  one, which stores the operators.
+
+:func:`check_lengths` lists the frame counts a dynamic file is verified on (the shortest ones, odd ones,
+``maxlen``).
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+
+from lib.model.spectral import LENGTH_CHECKED_UP_TO, integer_ratio
 
 from .atomic_io import atomic_path
 
@@ -35,24 +46,34 @@ def compresses_time(model: nn.Module) -> bool:
     return any(float(r) < 1.0 for r in getattr(model, "compress_ratios", ()))
 
 
+def check_lengths(frames: int, maxlen: int, dynamic_frames: bool) -> list[int]:
+    """Frame counts to verify an export on: ``[frames]``, or for a dynamic one the shortest clips (1, 2, 3),
+    odd ones (7, about ``frames / 2``), ``frames``, ``maxlen - 1`` and ``maxlen``."""
+    if not dynamic_frames:
+        return [frames]
+    return sorted(t for t in {1, 2, 3, 7, (frames // 2) | 1, frames, maxlen - 1, maxlen} if 1 <= t <= maxlen)
+
+
 def export_onnx(model: nn.Module, path: str | os.PathLike, frames: int, dynamic_frames: bool = False,
                 opset: int | None = None, optimize: bool = True, quiet: bool = True) -> None:
     """Export ``model`` (eval mode, CPU, float32) to ``path``, written atomically.
 
     The graph takes ``keypoints_2d`` ``(B, T, J, 3)`` and returns ``pose_3d`` ``(B, T, J, 3)`` with a dynamic
-    ``B``; ``T = frames`` unless ``dynamic_frames`` (then any ``1 <= T <= maxlen``).
+    ``B``; ``T = frames`` unless ``dynamic_frames`` (then any ``1 <= T <= maxlen``, spectral compression
+    included: see the module docstring).
 
     Raises:
-        OnnxExportError: ``dynamic_frames`` for a model that compresses time, or ``frames`` out of range.
+        OnnxExportError: ``frames`` out of range, or ``dynamic_frames`` for a compressing model whose
+            frame counts ``ceil(T * sigma)`` have no exact integer formula (a few ratios such as 0.14, see
+            :func:`lib.model.spectral.integer_ratio`) or whose ``maxlen`` is above the 4096 frames that
+            formula is checked for. A fixed ``frames`` works for them.
     """
     maxlen = int(getattr(model, "maxlen", frames))
     joints = int(getattr(model, "num_joints", 17))
     if not 1 <= frames <= maxlen:
         raise OnnxExportError(f"frames={frames} must be between 1 and maxlen={maxlen}")
     if dynamic_frames and compresses_time(model):
-        raise OnnxExportError("a model with spectral compression can only be exported for a fixed number of "
-                              "frames (its DCT operator depends on T); drop the dynamic-frames option and "
-                              "export one file per frame count")
+        _check_dynamic_compression(model, maxlen)
     model = model.eval().cpu().float()
     example = torch.randn(2, max(frames, 2) if dynamic_frames else frames, joints, 3)
     batch = torch.export.Dim("batch", min=1, max=4096)
@@ -67,6 +88,18 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, frames: int, dynamic_
         torch.onnx.export(model, (example,), tmp, dynamo=True, dynamic_shapes={"x": axes},
                           input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset,
                           external_data=False, optimize=optimize)
+
+
+def _check_dynamic_compression(model: nn.Module, maxlen: int) -> None:
+    """Refuse a dynamic frame count where the exported T' = ceil(T * sigma) could differ from PyTorch's."""
+    if maxlen > LENGTH_CHECKED_UP_TO:
+        raise OnnxExportError(f"a dynamic frame count with spectral compression is checked up to "
+                              f"{LENGTH_CHECKED_UP_TO} frames, but maxlen={maxlen}; export a fixed number of frames")
+    for ratio in sorted({float(r) for r in model.compress_ratios if float(r) < 1.0}):
+        try:
+            integer_ratio(ratio)
+        except ValueError as exc:
+            raise OnnxExportError(f"compression ratio {ratio}: {exc}; export a fixed number of frames") from exc
 
 
 def onnx_session(path: str | os.PathLike, threads: int | None = None):
