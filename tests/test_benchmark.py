@@ -220,14 +220,14 @@ def test_cli_default_batches_and_results_json(tmp_path):
     assert bench.read_results_json(results) == (73.8, "best_epoch_results.json, epoch 3")
 
 
-def test_figure_setting_prefers_gpu_and_throughput_batch():
+def test_figure_setting_prefers_gpu_throughput_else_cpu_latency():
     variant = bench.Variant("dstformer", "DSTformer", nn.Identity)
     results = [bench.Result("dstformer", "DSTformer", bench.Setting(d, p, b, 12), [1.0])
                for d, batches in (("cpu", (1, 4)), ("cuda", (1, 64))) for b in batches for p in ("bf16", "fp32")]
     report = bench.BenchmarkReport([variant], {}, results, {})
     assert bench.figure_setting(report) == ("cuda", "fp32", 64)
     report.results = [r for r in results if r.setting.device == "cpu" and r.setting.precision == "bf16"]
-    assert bench.figure_setting(report) == ("cpu", "bf16", 4)
+    assert bench.figure_setting(report) == ("cpu", "bf16", 1)
 
 
 @pytest.mark.parametrize("args, message", [

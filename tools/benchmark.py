@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--figure", default=None,
                    help="also draw the Pareto figure (PNG) to this path: frames per second against FLOPs, and "
                         "against MPJPE for the rows whose accuracy is given (--results, --accuracy); it shows "
-                        "the GPU if one was timed, else the CPU, at float32 and the largest batch")
+                        "the GPU at its largest batch if one was timed, else the CPU at batch 1, at float32")
     p.add_argument("--results", action="append", default=[], metavar="NAME=PATH",
                    help="MPJPE of row NAME for the figure, from an evaluation JSON of train.py "
                         "(<checkpoint>_results.json); repeatable; overrides --accuracy for that row")

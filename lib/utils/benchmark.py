@@ -719,8 +719,9 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 def figure_setting(report: BenchmarkReport) -> tuple[str, str, int]:
-    """The ``(device, precision, batch)`` the figure shows: the GPU when one was measured (the paper's figure
-    is a GPU figure), else the CPU; float32 when measured; that device's largest (throughput) batch."""
+    """The ``(device, precision, batch)`` the figure shows: float32 when measured, and the GPU at its largest
+    (throughput) batch when one was measured, as in the paper's figure; else the CPU at its smallest batch
+    (batch 1, where the speed targets are defined; on the CPU larger batches do not raise throughput)."""
     devices = {r.setting.device for r in report.results}
     if not devices:
         raise ValueError("the report has no measurements")
@@ -728,8 +729,8 @@ def figure_setting(report: BenchmarkReport) -> tuple[str, str, int]:
     precisions = [p for p in report.precisions() if any(r.setting.device == device and r.setting.precision == p
                                                          for r in report.results)]
     precision = "fp32" if "fp32" in precisions else precisions[0]
-    batch = max(r.setting.batch for r in report.results if r.setting.device == device)
-    return device, precision, batch
+    batches = [r.setting.batch for r in report.results if r.setting.device == device]
+    return device, precision, max(batches) if device == "cuda" else min(batches)
 
 
 def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapping[str, tuple[float, str]],
@@ -756,16 +757,16 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
         fig, (ax_cost, ax_acc) = plt.subplots(1, 2, figsize=(13, 5.8))
     else:
         fig, ax_cost = plt.subplots(1, 1, figsize=(8, 6.2))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    markers = {"sct": "s", "dstformer": "o"}
-    style = {v.key: (colors[i % len(colors)], markers["sct" if v.key.startswith("sct") else "dstformer"])
+    colors = plt.get_cmap("tab20").colors  # 20 distinct colours; circles DSTformer rows, squares SCT rows
+    style = {v.key: (colors[i % len(colors)], "s" if v.key.startswith("sct") else "o")
              for i, (v, _) in enumerate(rows)}
+    size = {"o": 110, "s": 55}  # a square drawn over a circle at the same place leaves the circle visible
     speed_label = f"frames per second ({device_name(report, device)}, {precision}, batch {batch})"
     for v, r in rows:
         c = report.costs.get(v.key)
         color, marker = style[v.key]
         ax_cost.scatter([c.mflops_per_frame / 1e3 if c else float("nan")], [r.fps], color=color, marker=marker,
-                        s=70, label=v.label)
+                        s=size[marker], label=v.label, zorder=2 if marker == "s" else 1)
     ax_cost.set_xlabel("GFLOPs per frame (all matrix products)")
     ax_cost.set_ylabel(speed_label)
     ax_cost.set_title("Speed vs arithmetic")
@@ -779,7 +780,7 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
                     label="Pareto front", zorder=1)
         for (v, _r, (err, source)), (fps, _) in zip(known, points, strict=True):
             color, marker = style[v.key]
-            ax_acc.scatter([fps], [err], color=color, marker=marker, s=70, zorder=2)
+            ax_acc.scatter([fps], [err], color=color, marker=marker, s=size[marker], zorder=2)
             ax_acc.annotate(f"{v.label}\n({source})" if source else v.label, (fps, err),
                             textcoords="offset points", xytext=(6, 4), fontsize=7)
         ax_acc.legend(loc="upper right", fontsize=8)
