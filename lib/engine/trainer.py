@@ -208,6 +208,13 @@ def default_workers(env: DistEnv) -> int:
 # --------------------------------------------------------------------------------------------- weights
 
 
+def make_grad_scaler(device_type: str, enabled: bool) -> Any:
+    """A loss scaler for float16 mixed precision (``enabled=False``: a no-op pass-through)."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler(device_type, enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled and device_type == "cuda")  # torch < 2.3
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
@@ -239,7 +246,7 @@ def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, cfg: Any,
                     env: DistEnv, *, epoch: int, amp_dtype: torch.dtype | None,
-                    scaler: torch.amp.GradScaler, progress: bool = True) -> dict[str, float]:
+                    scaler: Any, progress: bool = True) -> dict[str, float]:
     """One pass over ``loader``; returns the sample-weighted mean of every loss term (all ranks).
 
     A non-finite loss on any rank stops every rank before the optimiser step (:class:`InputError`).
@@ -406,7 +413,7 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
                                  seed=opts.seed)
     loader = DataLoader(train_set, batch_size=local_batch, sampler=sampler, num_workers=workers,
                         pin_memory=env.device.type == "cuda", persistent_workers=workers > 0, drop_last=False)
-    scaler = torch.amp.GradScaler(env.device.type, enabled=amp_dtype == torch.float16)
+    scaler = make_grad_scaler(env.device.type, enabled=amp_dtype == torch.float16)
     torch.manual_seed(opts.seed + env.rank)  # augmentation draws (flip, noise, masks) differ between ranks
     writer = None
     if env.is_main:
