@@ -218,6 +218,8 @@ def test_cli_default_batches_and_results_json(tmp_path):
     assert {r["label"] for r in rows} == {"DSTformer (MotionBERT)", "SCT σ=0.5 (layers 1)"}
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert bench.read_results_json(results) == (73.8, "best_epoch_results.json, epoch 3")
+    results.write_text(json.dumps({"checkpoint": "checkpoint/best_epoch.bin", "p1": 37.7}))
+    assert bench.read_results_json(results) == (37.7, "checkpoint/best_epoch.bin")
 
 
 def test_figure_setting_prefers_gpu_throughput_else_cpu_latency():
@@ -254,8 +256,8 @@ def test_cli_rejects_results_for_unknown_row_or_without_mpjpe(tmp_path, capsys):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps({"p1": 40.0}))
     bad.write_text(json.dumps({"mpjpe": 40.0}))
-    assert _cli().main(["--models", "dstformer,sct", "--results", f"sct_sigma0.5={good}"]) == 2
-    assert "--results: sct_sigma0.5 is not a row of this run; rows: dstformer, sct" in capsys.readouterr().err
+    assert _cli().main(["--models", "dstformer,sct,reference_sct", "--results", f"sct_sigma0.5={good}"]) == 2
+    assert "--results: sct_sigma0.5 is not a row of this run; rows: dstformer, sct\n" in capsys.readouterr().err
     assert _cli().main(["--models", "sct", "--results", f"sct={bad}"]) == 2
     assert "no MPJPE; expected the evaluation JSON of train.py with a number under 'p1'" in capsys.readouterr().err
 

@@ -689,7 +689,8 @@ def read_accuracy(path: str | os.PathLike) -> dict[str, tuple[float, str]]:
 
 def read_results_json(path: str | os.PathLike) -> tuple[float, str]:
     """MPJPE (protocol 1, mm) of an evaluation JSON written by ``train.py`` (``<checkpoint>_results.json`` or
-    ``--evaluate``'s output), and a short source label (file name, epoch when recorded)."""
+    ``--evaluate``'s output), and a short source label (the evaluated checkpoint when recorded, else the file
+    name; the epoch when recorded)."""
     try:
         with open(path, encoding="utf-8") as f:
             payload = json.load(f)
@@ -698,7 +699,8 @@ def read_results_json(path: str | os.PathLike) -> tuple[float, str]:
     value = payload.get("p1") if isinstance(payload, dict) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{path}: no MPJPE; expected the evaluation JSON of train.py with a number under 'p1'")
-    source = os.path.basename(os.fspath(path))
+    checkpoint = payload.get("checkpoint")
+    source = checkpoint if isinstance(checkpoint, str) and checkpoint else os.path.basename(os.fspath(path))
     if isinstance(payload.get("epoch"), int):
         source += f", epoch {payload['epoch']}"
     return float(value), source
