@@ -99,6 +99,8 @@ def test_config_errors(tiny_sct_config):
         build_model({**tiny_sct_config, "backbone": "Nope"})
     with pytest.raises(ValueError, match="freq_prune_layer"):
         build_model({**tiny_sct_config, "freq_prune_layer": [5]})
+    with pytest.raises(ValueError, match=r"dct_ratio must be in \(0, 1\], got 1.5"):
+        build_model({**tiny_sct_config, "dct_ratio": 1.5})  # was silently "no compression"
     with pytest.raises(ValueError, match="divisible"):
         build_model({**tiny_sct_config, "num_heads": 3})
 

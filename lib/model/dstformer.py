@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .blocks import RESIDUAL_INPUT
-from .dual_stream import OUTPUT_LAST, DualStreamTransformer
+from .dual_stream import OUTPUT_LAST, DualStreamTransformer, layer_compress_ratios
 
 
 class DSTformer(DualStreamTransformer):
@@ -39,13 +39,7 @@ class DSTformer(DualStreamTransformer):
                  maxlen: int = 243, att_fuse: bool = True, dct_ratio: float = 1.0,
                  freq_prune_layer: Sequence[int] = (), drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0):
-        if not 0.0 < float(dct_ratio) <= 1.0:
-            raise ValueError(f"dct_ratio must be in (0, 1], got {dct_ratio}")
-        layers = {int(i) for i in freq_prune_layer}
-        bad = sorted(i for i in layers if not 0 <= i < depth)
-        if bad:
-            raise ValueError(f"freq_prune_layer {list(freq_prune_layer)} names layers outside 0..{depth - 1}")
-        ratios = [float(dct_ratio) if i in layers else 1.0 for i in range(depth)]
+        ratios = layer_compress_ratios(dct_ratio, freq_prune_layer, depth)
         super().__init__(dim_in=dim_in, dim_out=dim_out, dim_feat=dim_feat, dim_rep=dim_rep, depth=depth,
                          num_heads=num_heads, mlp_ratio=mlp_ratio, num_joints=num_joints, maxlen=maxlen,
                          att_fuse=att_fuse, compress_ratios=ratios, residual=RESIDUAL_INPUT,

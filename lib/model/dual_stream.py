@@ -42,6 +42,20 @@ def interpolate_time(x: torch.Tensor, length: int) -> torch.Tensor:
     return out.reshape(B, J, C, length).permute(0, 3, 1, 2)
 
 
+def layer_compress_ratios(dct_ratio: float, freq_prune_layer: Sequence[int], depth: int) -> list[float]:
+    """Per-layer compression ratios: ``dct_ratio`` for the layers in ``freq_prune_layer``, 1 for the others.
+
+    Raises:
+        ValueError: ``dct_ratio`` outside ``(0, 1]`` or a layer index outside ``0..depth-1``.
+    """
+    if not 0.0 < float(dct_ratio) <= 1.0:
+        raise ValueError(f"dct_ratio must be in (0, 1], got {dct_ratio}")
+    layers = {int(i) for i in freq_prune_layer}
+    if any(not 0 <= i < depth for i in layers):
+        raise ValueError(f"freq_prune_layer {list(freq_prune_layer)} names layers outside 0..{depth - 1}")
+    return [float(dct_ratio) if i in layers else 1.0 for i in range(depth)]
+
+
 class DualStreamTransformer(nn.Module):
     """Lift 2D keypoint sequences to 3D with a dual-stream spatio-temporal transformer.
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from lib.utils.skeleton import H36M_PARENTS
 
 from .blocks import RESIDUAL_NORMED
-from .dual_stream import OUTPUT_SUM_ALL, DualStreamTransformer
+from .dual_stream import OUTPUT_SUM_ALL, DualStreamTransformer, layer_compress_ratios
 
 
 class SCTformer(DualStreamTransformer):
@@ -38,10 +38,7 @@ class SCTformer(DualStreamTransformer):
             if num_joints != len(H36M_PARENTS):
                 raise ValueError(f"give the skeleton's parent list for num_joints={num_joints}")
             parents = H36M_PARENTS
-        bad = [i for i in freq_prune_layer if not 0 <= i < depth]
-        if bad:
-            raise ValueError(f"freq_prune_layer {list(freq_prune_layer)} names layers outside 0..{depth - 1}")
-        ratios = [float(dct_ratio) if i in set(freq_prune_layer) else 1.0 for i in range(depth)]
+        ratios = layer_compress_ratios(dct_ratio, freq_prune_layer, depth)
         super().__init__(dim_in=dim_in, dim_out=dim_out, dim_feat=dim_feat, dim_rep=dim_rep, depth=depth,
                          num_heads=num_heads, mlp_ratio=mlp_ratio, num_joints=num_joints, maxlen=maxlen,
                          att_fuse=att_fuse, compress_ratios=ratios, residual=RESIDUAL_NORMED,
