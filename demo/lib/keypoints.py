@@ -13,11 +13,12 @@ Conventions of deep-high-resolution-net.pytorch's test pipeline:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import cv2
 import numpy as np
 import torch
+
+from lib.utils.checkpoint import CheckpointError, compare_state_dicts, extract_state_dict, load_checkpoint_file
 
 from .hrnet import PoseHighResolutionNet
 
@@ -110,23 +111,15 @@ def load_hrnet_weights(model: PoseHighResolutionNet, path: str | os.PathLike) ->
     """Load an official HRNet ``.pth`` (a bare state dict, or under ``state_dict``; ``module.`` prefixes
     removed) into ``model`` with ``strict=True``; :class:`PoseWeightsError` with a clear message otherwise."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise PoseWeightsError(f"HRNet weights not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, pickle garbage, ...
-        text = str(exc).strip().splitlines()
-        raise PoseWeightsError(f"cannot read HRNet weights {path}: {text[0] if text else type(exc).__name__}"
-                               ) from exc
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise PoseWeightsError(f"HRNet weights {path} hold a {type(obj).__name__}, not a state dict")
-    state = {k[7:] if k.startswith("module.") else k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    own = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(k for k in set(state) - set(own) if not k.endswith("num_batches_tracked"))
-    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+        state = extract_state_dict(load_checkpoint_file(path, what="HRNet weights"))
+    except CheckpointError as exc:
+        raise PoseWeightsError(str(exc)) from exc
+
+    def counted(names: dict) -> dict:  # BatchNorm's batch counters are not weights
+        return {k: v for k, v in names.items() if not k.endswith("num_batches_tracked")}
+
+    missing, unexpected, wrong = compare_state_dicts(counted(model.state_dict()), counted(state))
     if missing or unexpected or wrong:
         detail = "; ".join(f"{label} {len(names)}: {', '.join(names[:5])}" for label, names in
                            (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if names)

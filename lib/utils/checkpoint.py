@@ -24,18 +24,20 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that is missing, unreadable or does not fit the model."""
 
 
-def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """``torch.load`` a checkpoint with ``weights_only=True``; clear errors for missing or corrupt files."""
+def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                         what: str = "checkpoint") -> dict[str, Any]:
+    """``torch.load`` a checkpoint with ``weights_only=True``; clear errors for missing or corrupt files,
+    naming the file as ``what`` (e.g. ``"HRNet weights"``)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"{what} not found: {path}")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: {first_line}") from exc
+        raise CheckpointError(f"cannot read {what} {path}: {first_line}") from exc
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict of tensors")
+        raise CheckpointError(f"{what} {path} holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
 
 
