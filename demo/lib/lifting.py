@@ -16,15 +16,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from lib.data.datareader_h36m import normalize_screen as dataset_normalize_screen
+from lib.data.datareader_h36m import resample_indices as dataset_resample_indices
 from lib.utils.skeleton import flip_pose
 
 
 def normalize_screen(kpts: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixels ``(..., 2+)`` -> screen-normalised coordinates (x in [-1, 1]); extra channels are kept."""
-    out = np.array(kpts, dtype=np.float32, copy=True)
-    out[..., 0] = out[..., 0] / width * 2 - 1
-    out[..., 1] = out[..., 1] / width * 2 - height / width
-    return out
+    """Pixels ``(..., 2+)`` -> screen-normalised coordinates (x in [-1, 1]); extra channels are kept.
+
+    The dataset's normalisation (:func:`lib.data.datareader_h36m.normalize_screen`) for one video size."""
+    return dataset_normalize_screen(np.asarray(kpts)[None], np.array([[width, height]]))[0]
 
 
 def window_plan(num_frames: int, maxlen: int) -> list[np.ndarray]:
@@ -36,10 +37,11 @@ def window_plan(num_frames: int, maxlen: int) -> list[np.ndarray]:
 
 def resample_indices(n: int, length: int) -> np.ndarray:
     """Positions ``(length,)`` into a sequence of ``n <= length`` frames that stretch it to ``length``
-    frames (nearest, in order); every position ``0..n-1`` occurs at least once."""
+    frames (nearest, in order; the dataset's resampling of short videos); every position ``0..n-1`` occurs
+    at least once."""
     if not 1 <= n <= length:
         raise ValueError(f"cannot stretch {n} frames to {length}")
-    return np.floor(np.arange(length) * n / length).astype(np.int64)
+    return dataset_resample_indices(n, length)
 
 
 @torch.no_grad()

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lib.engine.distributed import resolve_device as resolve_torch_device
 from lib.model import build_model
 from lib.utils.checkpoint import CheckpointError, load_model_weights
 from lib.utils.config import ConfigError, load_config
@@ -137,13 +138,11 @@ def check_files_exist(opts: DemoOptions) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DemoError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise DemoError(f"unknown device {name!r}; use auto, cpu or cuda")
-    return torch.device(name)
+    """:func:`lib.engine.distributed.resolve_device`, with its errors as :class:`DemoError`."""
+    try:
+        return resolve_torch_device(name)
+    except ValueError as exc:
+        raise DemoError(str(exc)) from exc
 
 
 def video_info(path: Path) -> tuple[int, int, float, int]:
