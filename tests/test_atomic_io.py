@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from lib.utils.atomic_io import atomic_open, atomic_path, write_text_atomic
+from lib.utils.atomic_io import atomic_directory, atomic_open, atomic_path, write_text_atomic
 
 
 def test_write_replaces_whole_file_with_usual_permissions(tmp_path):
@@ -33,3 +33,28 @@ def test_atomic_path_keeps_the_suffix_for_format_sniffing_writers(tmp_path):
         with open(tmp, "wb") as f:
             f.write(b"png")
     assert (tmp_path / "figure.png").read_bytes() == b"png"
+
+
+def test_atomic_directory_replaces_a_folder_whole_with_usual_permissions(tmp_path):
+    target = tmp_path / "clips"
+    with atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("first")
+    with atomic_directory(target) as tmp:
+        assert not (target / "b.txt").exists()  # nothing appears before the end
+        (tmp / "b.txt").write_text("second")
+    assert [p.name for p in target.iterdir()] == ["b.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["clips"]
+
+
+def test_atomic_directory_error_keeps_the_old_folder(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_directory(target) as tmp:
+        (tmp / "half.txt").write_text("half")
+        raise RuntimeError("crash while writing")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ from tqdm import tqdm
 
 from lib.engine.distributed import resolve_device as resolve_torch_device
 from lib.model import build_model
+from lib.utils.atomic_io import atomic_directory
 from lib.utils.checkpoint import CheckpointError, load_model_weights
 from lib.utils.config import ConfigError, load_config
 from lib.utils.cpu_inference import prepack_linear_layers
@@ -386,9 +385,7 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None) -> dict[str, P
     rotation = quaternion_rotate(quaternion, np.eye(3)).T  # R with R @ x_cam = x_world
 
     final = Path(opts.out_dir) if opts.out_dir else OUTPUT_DIR / video.stem
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
+    with atomic_directory(final) as tmp:
         _write_npz(tmp / "keypoints_2d.npz",
                    h36m=np.concatenate([h36m, h36m_scores[..., None]], axis=-1).astype(np.float32),
                    coco=np.concatenate([coco, coco_scores[..., None]], axis=-1).astype(np.float32),
@@ -404,15 +401,5 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None) -> dict[str, P
             render_video(video, tmp / f"{video.stem}.mp4", h36m, missing, poses, quaternion, fps,
                          (width, height), opts)
             written["video"] = final / f"{video.stem}.mp4"
-        backup = None
-        if final.exists():
-            backup = final.parent / f".{final.name}.old-{os.getpid()}"
-            final.rename(backup)
-        tmp.rename(final)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     written["out_dir"] = final
     return written

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from lib.data.datareader_h36m import DataReaderH36M, clip_index_array
+from lib.utils.atomic_io import atomic_directory
 
 SOURCE_HELP = (
     "The preprocessed Human3.6M pickles (h36m_sh_conf_cam_source_final.pkl, h36m_cpn_cam_source.pkl) are "
@@ -90,9 +89,7 @@ def convert_h36m(dt_root: str, dt_file: str, out: str | os.PathLike, clip_len: i
         "train": (train_data, train_labels, clip_index_array(split_train, clip_len)),
         "test": (test_data, test_labels, clip_index_array(split_test, clip_len)),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_directory(out) as tmp:
         for split, (data, labels, ids) in splits.items():
             bar = progress_factory(len(ids), f"{split} clips") if progress_factory else None
             try:
@@ -100,15 +97,4 @@ def convert_h36m(dt_root: str, dt_file: str, out: str | os.PathLike, clip_len: i
             finally:
                 if bar is not None:
                     bar.close()
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / "x")
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {split: len(v[2]) for split, v in splits.items()}
