@@ -114,7 +114,9 @@ def _accuracies(args: argparse.Namespace, bench) -> dict[str, tuple[float, str]]
     return accuracy
 
 
-def _check_accuracy_rows(accuracy: dict, given: list[str], known: list[str]) -> None:
+def _check_result_rows(given: list[str], variants) -> None:
+    """Every ``--results`` NAME must be a plotted (efficiency) row."""
+    known = [v.key for v in variants if "efficiency" in v.groups]
     unknown = [name for name in given if name not in known]
     if unknown:
         raise ValueError(f"--results: {', '.join(unknown)} is not a row of this run; rows: {', '.join(known)}")
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.figure:
                 raise ValueError("--replot needs --figure (the PNG to draw)")
             old = bench.read_csv_report(args.replot)
-            _check_accuracy_rows(accuracy, result_names, [v.key for v in old.variants if "efficiency" in v.groups])
+            _check_result_rows(result_names, old.variants)
             bench.plot_pareto(old, args.figure, accuracy)
             print(f"wrote {args.figure}", file=sys.stderr)
             return 0
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             variants = bench.standard_variants(base, reference_factory=lambda c: ReferenceSCT(**c), keys=keys)
         except ValueError as exc:
             raise ValueError(f"--models: {exc}") from None
-        _check_accuracy_rows(accuracy, result_names, [v.key for v in variants if "efficiency" in v.groups])
+        _check_result_rows(result_names, variants)
     except (ValueError, ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

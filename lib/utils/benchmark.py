@@ -639,9 +639,9 @@ def read_csv_report(path: str | os.PathLike) -> BenchmarkReport:
     def unavailable() -> nn.Module:
         raise RuntimeError("a variant read from CSV cannot build its model")
 
+    groups = {"reference_sct": ("implementation",), "sct": ("efficiency", "implementation")}  # as variant_from_key
     for row in rows:
         key = row["model"]
-        groups = {"reference_sct": ("implementation",), "sct": ("efficiency", "implementation")}
         variants.setdefault(key, Variant(key, row["label"], unavailable, groups=groups.get(key, ("efficiency",))))
         if row.get("params"):
             costs[key] = Cost(params=int(row["params"]), gflops=float(row["gflops_per_clip"]),
