@@ -270,3 +270,11 @@ def test_dataset_errors(clip_root, tmp_path):
         MotionDataset3D({"data_root": str(tmp_path / "empty")}, ["E"], "train")
     with pytest.raises(ValueError, match="data_split"):
         MotionDataset3D({"data_root": str(clip_root)}, ["A"], "val")
+
+
+def test_joint_side_by_name():
+    from lib.utils.skeleton import H36M_JOINT_NAMES, joint_side
+
+    for j, name in enumerate(H36M_JOINT_NAMES):
+        expected = {"l_": "left", "r_": "right"}.get(name[:2], "mid")
+        assert joint_side(j) == expected, name

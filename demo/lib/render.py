@@ -15,15 +15,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lib.utils.skeleton import H36M_LEFT, H36M_PARENTS, H36M_RIGHT
+from lib.utils.skeleton import H36M_PARENTS, joint_side
 
 # BGR colours for OpenCV, RGB in [0, 1] for matplotlib
 _LEFT_BGR, _RIGHT_BGR, _MID_BGR = (255, 128, 0), (0, 0, 255), (0, 200, 0)
 _LEFT_RGB, _RIGHT_RGB, _MID_RGB = (0.0, 0.5, 1.0), (1.0, 0.0, 0.0), (0.0, 0.6, 0.0)
-
-
-def _bone_side(child: int) -> str:
-    return "left" if child in H36M_LEFT else "right" if child in H36M_RIGHT else "mid"
 
 
 def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, interpolated: bool = False,
@@ -36,7 +32,7 @@ def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, interpolated: bool =
     for child, parent in enumerate(H36M_PARENTS):
         if parent < 0:
             continue
-        colour = (160, 160, 160) if interpolated else colours[_bone_side(child)]
+        colour = (160, 160, 160) if interpolated else colours[joint_side(child)]
         p = tuple(int(round(v)) for v in joints[parent, :2])
         c = tuple(int(round(v)) for v in joints[child, :2])
         cv2.line(image, p, c, colour, thickness, cv2.LINE_AA)
@@ -83,7 +79,7 @@ class SkeletonPanel3D:
             lines = []
             for child, parent in enumerate(H36M_PARENTS):
                 if parent >= 0:
-                    (line,) = ax.plot([0, 0], [0, 0], [0, 0], color=colours[_bone_side(child)], lw=2)
+                    (line,) = ax.plot([0, 0], [0, 0], [0, 0], color=colours[joint_side(child)], lw=2)
                     lines.append((line, parent, child))
             self.axes.append(ax)
             self.lines.append(lines)

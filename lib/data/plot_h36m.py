@@ -7,15 +7,11 @@ import os
 import numpy as np
 
 from lib.data.datareader_h36m import video_ranges
-from lib.utils.skeleton import H36M_LEFT, H36M_PARENTS, H36M_RIGHT
+from lib.utils.skeleton import H36M_PARENTS, joint_side
 
 
 def _bone_color(j: int) -> str:
-    if j in H36M_LEFT:
-        return "tab:blue"
-    if j in H36M_RIGHT:
-        return "tab:red"
-    return "0.3"
+    return {"left": "tab:blue", "right": "tab:red", "mid": "0.3"}[joint_side(j)]
 
 
 def plot_h36m_frames(data: dict, path: str | os.PathLike, split: str = "train", n_videos: int = 4) -> None:

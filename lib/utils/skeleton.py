@@ -1,4 +1,4 @@
-"""The Human3.6M 17-joint skeleton: joint names, parents, left/right pairs, and horizontal flipping."""
+"""The Human3.6M 17-joint skeleton: joint names, parents, left/right sides, and horizontal flipping."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ H36M_JOINT_NAMES: tuple[str, ...] = (
 H36M_PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 H36M_LEFT: tuple[int, ...] = (4, 5, 6, 11, 12, 13)
 H36M_RIGHT: tuple[int, ...] = (1, 2, 3, 14, 15, 16)
+
+
+def joint_side(joint: int) -> str:
+    """``'left'``, ``'right'`` or ``'mid'``: the side of the body a joint (and the bone to its parent) is on,
+    for colouring skeletons."""
+    return "left" if joint in H36M_LEFT else "right" if joint in H36M_RIGHT else "mid"
 
 
 def flip_permutation(num_joints: int = 17,
