@@ -54,6 +54,7 @@ from lib.utils.checkpoint import (
 )
 from lib.utils.config import load_config
 from lib.utils.cpu_inference import prepack_linear_layers
+from lib.utils.flops import count_parameters
 from lib.utils.losses import (
     loss_angle,
     loss_angle_velocity,
@@ -341,7 +342,7 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
         model = build_model(cfg)
     except ValueError as exc:
         raise InputError(f"{opts.config}: {exc}") from exc
-    log(f"INFO: {cfg.backbone} with {sum(p.numel() for p in model.parameters()):,} parameters on {env.device}"
+    log(f"INFO: {cfg.backbone} with {count_parameters(model):,} parameters on {env.device}"
         + (f", {env.world_size} processes" if env.distributed else ""))
 
     if evaluating:
