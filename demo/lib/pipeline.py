@@ -32,12 +32,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lib.data.h36m_cameras import demo_camera_rotation
 from lib.engine.distributed import resolve_device as resolve_torch_device
 from lib.model import build_model
 from lib.utils.atomic_io import atomic_directory
 from lib.utils.checkpoint import CheckpointError, load_model_weights
 from lib.utils.config import ConfigError, load_config
 from lib.utils.cpu_inference import prepack_linear_layers
+from lib.utils.rotations import quaternion_to_matrix
 from lib.utils.skeleton import H36M_JOINT_NAMES
 
 from .convert import coco_to_h36m, fill_missing
@@ -50,7 +52,6 @@ from .render import (
     VideoWriter,
     draw_skeleton_2d,
     panel_layout,
-    quaternion_rotate,
     to_display_frame,
 )
 from .tracker import IoUTracker, select_tracks
@@ -61,12 +62,6 @@ CHECKPOINT_DIR = DEMO_DIR / "lib" / "checkpoint"
 VIDEO_DIR = DEMO_DIR / "video"
 OUTPUT_DIR = DEMO_DIR / "output"
 WEIGHTS_README = "demo/lib/checkpoint/README.md"
-
-# Human3.6M camera 54138969 (subject S1) camera-to-world quaternion (w, x, y, z): the display rotation of
-# the VideoPose3D / MotionBERT demos. Used when lib.data.h36m_cameras cannot be imported.
-FALLBACK_CAMERA_QUATERNION = np.array(
-    [0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088])
-
 
 class DemoError(Exception):
     """A problem the user can fix; ``str(error)`` is one line saying what and how."""
@@ -239,10 +234,6 @@ def load_models(opts: DemoOptions, device: torch.device) -> DemoModels:
 
 def display_quaternion() -> np.ndarray:
     """Camera-to-world quaternion used to show the 3D poses upright (Human3.6M camera 54138969, S1)."""
-    try:
-        from lib.data.h36m_cameras import demo_camera_rotation
-    except ImportError:
-        return FALLBACK_CAMERA_QUATERNION.copy()
     return np.asarray(demo_camera_rotation(), dtype=np.float64)
 
 
@@ -382,7 +373,7 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None) -> dict[str, P
             if t < num_frames:
                 boxes[p, t] = box[:5]
     quaternion = display_quaternion()
-    rotation = quaternion_rotate(quaternion, np.eye(3)).T  # R with R @ x_cam = x_world
+    rotation = quaternion_to_matrix(quaternion)  # R with R @ x_cam = x_world
 
     final = Path(opts.out_dir) if opts.out_dir else OUTPUT_DIR / video.stem
     with atomic_directory(final) as tmp:

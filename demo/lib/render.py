@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from lib.utils.rotations import quaternion_to_matrix
 from lib.utils.skeleton import H36M_PARENTS, joint_side
 
 # BGR colours for OpenCV, RGB in [0, 1] for matplotlib
@@ -44,11 +45,7 @@ def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, interpolated: bool =
 
 def quaternion_rotate(q: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Rotate points ``(..., 3)`` by the unit quaternion ``q = (w, x, y, z)``."""
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    r = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                  [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                  [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
-    return np.asarray(points, dtype=np.float64) @ r.T
+    return np.asarray(points, dtype=np.float64) @ quaternion_to_matrix(q).T
 
 
 class SkeletonPanel3D:

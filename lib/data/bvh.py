@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lib.utils.rotations import axis_rotation
+
 
 class BVHError(ValueError):
     """A file that is not valid BVH; the message names the file and the line."""
@@ -59,7 +61,7 @@ class BVHMotion:
                 col += 1
                 axis = "XYZ".index(ch[0].upper())
                 if ch.lower().endswith("rotation"):
-                    rot = rot @ _axis_rotation(axis, np.deg2rad(values))
+                    rot = rot @ axis_rotation(axis, np.deg2rad(values))
                 else:
                     trans[:, axis] += values
             p = self.parents[j]
@@ -70,18 +72,6 @@ class BVHMotion:
                 glob_rot[j] = glob_rot[p] @ rot
                 glob_pos[j] = glob_pos[p] + np.einsum("tij,tj->ti", glob_rot[p], trans)
         return glob_pos.transpose(1, 0, 2)
-
-
-def _axis_rotation(axis: int, angle: np.ndarray) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    r = np.zeros(angle.shape + (3, 3))
-    i, k = [(1, 2), (2, 0), (0, 1)][axis]
-    r[..., axis, axis] = 1
-    r[..., i, i] = c
-    r[..., k, k] = c
-    r[..., i, k] = -s
-    r[..., k, i] = s
-    return r
 
 
 _CHANNEL_NAMES = {f"{a}{kind}" for a in "XYZ" for kind in ("position", "rotation")}

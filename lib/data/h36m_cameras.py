@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.utils.rotations import quaternion_to_matrix
+
 CAMERAS_JSON = Path(__file__).with_name("h36m_cameras.json")
 
 # camera id -> (width, height) in pixels
@@ -30,16 +32,6 @@ H36M_RESOLUTION: dict[str, tuple[int, int]] = {
     "58860488": (1000, 1000),
     "60457274": (1000, 1002),
 }
-
-
-def quaternion_to_matrix(q) -> np.ndarray:
-    """Rotation matrix (3, 3) of a quaternion ``(w, x, y, z)`` (normalised first)."""
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from lib.data.h36m_render import (
     Video,
     build_split,
 )
+from lib.utils.rotations import axis_rotation
 from lib.utils.skeleton import H36M_PARENTS
 
 # Rest skeleton in the body frame (x forward, y the subject's left, z up): direction and length (mm) of
@@ -75,19 +76,6 @@ def subject_bones(subject: str, seed: int) -> np.ndarray:
 
 
 # -- rotations ---------------------------------------------------------------------------------------
-def _rot(axis: int, angle: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) rotations about body axis 0 (x), 1 (y) or 2 (z) by ``angle`` (T,) radians."""
-    c, s = np.cos(angle), np.sin(angle)
-    r = np.zeros(np.shape(angle) + (3, 3))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    r[..., axis, axis] = 1.0
-    r[..., i, i] = c
-    r[..., j, j] = c
-    r[..., i, j] = -s
-    r[..., j, i] = s
-    return r
-
-
 def forward_kinematics(bones: np.ndarray, local: Sequence[np.ndarray | None], root_rot: np.ndarray) -> np.ndarray:
     """Joint positions (T, 17, 3) relative to the root.
 
@@ -265,19 +253,19 @@ def synthesize_motion(bones: np.ndarray, style: ActionStyle, n_frames: int,
         xy[i] = pos
         heading[i] = h
 
-    root_rot = _rot(2, heading) @ _rot(1, lean) @ _rot(0, sway)
+    root_rot = axis_rotation(2, heading) @ axis_rotation(1, lean) @ axis_rotation(0, sway)
     local: list[np.ndarray | None] = [None] * 17
-    local[2] = _rot(0, -abd_r) @ _rot(1, -(hip_r + lean))
-    local[3] = _rot(1, knee_r)
-    local[5] = _rot(0, abd_l) @ _rot(1, -(hip_l + lean))
-    local[6] = _rot(1, knee_l)
-    local[7] = _rot(2, twist / 2) @ _rot(1, spine_flex)
-    local[8] = _rot(2, twist / 2) @ _rot(1, chest_flex)
-    local[9] = _rot(1, neck)
-    local[12] = _rot(0, sh_abd_l) @ _rot(1, -sh_flex_l)
-    local[13] = _rot(1, -elbow_l)
-    local[15] = _rot(0, -sh_abd_r) @ _rot(1, -sh_flex_r)
-    local[16] = _rot(1, -elbow_r)
+    local[2] = axis_rotation(0, -abd_r) @ axis_rotation(1, -(hip_r + lean))
+    local[3] = axis_rotation(1, knee_r)
+    local[5] = axis_rotation(0, abd_l) @ axis_rotation(1, -(hip_l + lean))
+    local[6] = axis_rotation(1, knee_l)
+    local[7] = axis_rotation(2, twist / 2) @ axis_rotation(1, spine_flex)
+    local[8] = axis_rotation(2, twist / 2) @ axis_rotation(1, chest_flex)
+    local[9] = axis_rotation(1, neck)
+    local[12] = axis_rotation(0, sh_abd_l) @ axis_rotation(1, -sh_flex_l)
+    local[13] = axis_rotation(1, -elbow_l)
+    local[15] = axis_rotation(0, -sh_abd_r) @ axis_rotation(1, -sh_flex_r)
+    local[16] = axis_rotation(1, -elbow_r)
     rel = forward_kinematics(bones, local, root_rot)
     lowest = np.minimum(rel[:, 3, 2], rel[:, 6, 2])
     world = rel.copy()
