@@ -17,7 +17,7 @@ from demo.lib.darknet import PersonDetector, build_darknet, write_darknet_weight
 from demo.lib.hrnet import pose_hrnet_w48
 from demo.lib.pipeline import DemoError, DemoOptions, load_lifter, load_models, resolve_video, run_demo
 from demo.vis import main
-from lib.data.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
+from lib.data.sources.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
 from lib.model import build_model
 from lib.utils.checkpoint import load_model_weights
 from lib.utils.cpu_inference import PrepackedLinear, onednn_linear_available

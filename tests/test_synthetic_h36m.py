@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.data.bvh import BVHError, parse_bvh, read_bvh
 from lib.data.datareader_h36m import DataReaderH36M, validate_h36m_dict
-from lib.data.h36m_cameras import H36M_RESOLUTION, load_h36m_cameras, quaternion_to_matrix
-from lib.data.h36m_render import (
+from lib.data.sources.bvh import BVHError, parse_bvh, read_bvh
+from lib.data.sources.h36m_cameras import H36M_RESOLUTION, load_h36m_cameras, quaternion_to_matrix
+from lib.data.sources.h36m_render import (
     CAPTURE_CENTER,
     CAPTURE_RADIUS,
     H36M_ACTIONS,
@@ -19,8 +19,8 @@ from lib.data.h36m_render import (
     Video,
     build_split,
 )
-from lib.data.mocap import MocapMapError, bvh_to_world, convert_mocap, load_joint_map
-from lib.data.synthetic_h36m import SyntheticConfig, make_synthetic_h36m, synthesize_videos
+from lib.data.sources.mocap import MocapMapError, bvh_to_world, convert_mocap, load_joint_map
+from lib.data.sources.synthetic_h36m import SyntheticConfig, make_synthetic_h36m, synthesize_videos
 from lib.utils.skeleton import H36M_PARENTS
 from tools import convert_mocap as mocap_cli
 from tools import make_synthetic_h36m as synth_cli

@@ -17,10 +17,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tqdm import tqdm  # noqa: E402
 
-from lib.data.bvh import BVHError  # noqa: E402
-from lib.data.h36m_render import H36M_ACTIONS, DetectorNoise  # noqa: E402
-from lib.data.io_utils import atomic_pickle_dump  # noqa: E402
-from lib.data.mocap import MocapMapError, convert_mocap, load_joint_map  # noqa: E402
+from lib.data.sources.bvh import BVHError  # noqa: E402
+from lib.data.sources.h36m_render import H36M_ACTIONS, DetectorNoise  # noqa: E402
+from lib.data.sources.mocap import MocapMapError, convert_mocap, load_joint_map  # noqa: E402
+from lib.utils.atomic_io import atomic_pickle_dump  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,7 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--test", nargs="+", default=[], metavar="FILE.bvh", help="BVH files for the test split")
     p.add_argument("--out", required=True, help="output pickle (replaced atomically if it exists)")
     p.add_argument("--map", default="cmu", help="joint-name map: a built-in name (cmu) or a JSON file "
-                   "(default cmu; see lib/data/mocap_maps/)")
+                   "(default cmu; see lib/data/sources/mocap_maps/)")
     p.add_argument("--train-subject", default="S1", help="whose camera calibration the train split uses "
                    "(default S1)")
     p.add_argument("--test-subject", default="S9", help="whose camera calibration the test split uses "

@@ -15,9 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tqdm import tqdm  # noqa: E402
 
-from lib.data.h36m_render import H36M_ACTIONS, TEST_SUBJECTS, TRAIN_SUBJECTS, DetectorNoise  # noqa: E402
-from lib.data.io_utils import atomic_pickle_dump  # noqa: E402
-from lib.data.synthetic_h36m import SyntheticConfig, make_synthetic_h36m  # noqa: E402
+from lib.data.sources.h36m_render import H36M_ACTIONS, TEST_SUBJECTS, TRAIN_SUBJECTS, DetectorNoise  # noqa: E402
+from lib.data.sources.synthetic_h36m import SyntheticConfig, make_synthetic_h36m  # noqa: E402
+from lib.utils.atomic_io import atomic_pickle_dump  # noqa: E402
 
 DEFAULT_OUT = "data/motion3d/h36m_synthetic.pkl"
 
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     n_train, n_test = len(data["train"]["source"]), len(data["test"]["source"])
     print(f"wrote {args.out}: {n_train} train frames, {n_test} test frames (4 cameras each video)")
     if args.plot:
-        from lib.data.plot_h36m import plot_h36m_frames
+        from lib.data.sources.plot_h36m import plot_h36m_frames
 
         plot_h36m_frames(data, args.plot)
         print(f"wrote {args.plot}")

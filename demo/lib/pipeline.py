@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lib.data.h36m_cameras import demo_camera_rotation
+from lib.data.sources.h36m_cameras import demo_camera_rotation
 from lib.engine.distributed import resolve_device as resolve_torch_device
 from lib.model import build_model
 from lib.utils.atomic_io import atomic_directory

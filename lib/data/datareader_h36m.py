@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lib.data.h36m_cameras import H36M_RESOLUTION
+from lib.data.sources.h36m_cameras import H36M_RESOLUTION
 
 NUM_JOINTS = 17
 REQUIRED_KEYS: tuple[str, ...] = ("joint_2d", "joint3d_image", "camera_name", "source")

@@ -6,6 +6,7 @@ goes through here, and folders written as a whole (converted clips, demo outputs
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -79,3 +80,9 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_pickle_dump(obj: object, path: str | os.PathLike) -> None:
+    """Pickle ``obj`` to ``path`` through a temporary file in the same folder, renamed when complete."""
+    with atomic_open(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -4,7 +4,7 @@ Each subject gets human bone lengths (a body scale and small per-bone difference
 equal). Each (subject, action, subaction) video is a forward-kinematics sequence of joint angles built
 from smooth random signals and the action's style (walking and turning, arm gestures, sitting down,
 bending); the root moves inside the capture area and the feet stay on the floor. The world sequences
-are rendered into MotionBERT's pickle layout by :mod:`lib.data.h36m_render`.
+are rendered into MotionBERT's pickle layout by :mod:`lib.data.sources.h36m_render`.
 
 Everything is a function of the seed: video ``(subject, action, subaction)`` draws from its own
 generator seeded with ``(seed, subject, action, subaction)``, so a video does not change when the set
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.data.h36m_cameras import load_h36m_cameras
-from lib.data.h36m_render import (
+from lib.data.sources.h36m_cameras import load_h36m_cameras
+from lib.data.sources.h36m_render import (
     ANKLE_HEIGHT,
     CAPTURE_CENTER,
     CAPTURE_RADIUS,

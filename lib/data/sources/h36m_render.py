@@ -1,7 +1,7 @@
 """Turn world-space 3D joint sequences into Human3.6M pickle arrays (MotionBERT's layout).
 
-Shared by the synthetic generator (:mod:`lib.data.synthetic_h36m`) and the motion-capture converter
-(:mod:`lib.data.mocap`): placing a subject inside the capture area, seeing it through the real Human3.6M
+Shared by the synthetic generator (:mod:`lib.data.sources.synthetic_h36m`) and the motion-capture converter
+(:mod:`lib.data.sources.mocap`): placing a subject inside the capture area, seeing it through the real Human3.6M
 cameras (pinhole projection), the 2.5D depth scale, and detector-like 2D noise with a matching confidence.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import convolve1d
 
-from lib.data.h36m_cameras import H36MCamera
+from lib.data.sources.h36m_cameras import H36MCamera
 
 FPS = 50
 # The 15 Human3.6M actions: name -> the action number used in the video names (act_02 .. act_16).

@@ -1,9 +1,9 @@
 """Motion capture (BVH) -> Human3.6M pickle in MotionBERT's layout.
 
-A joint-name map (``lib/data/mocap_maps/<name>.json``: ``units_to_mm``, ``up_axis`` and ``joints``, one
+A joint-name map (``lib/data/sources/mocap_maps/<name>.json``: ``units_to_mm``, ``up_axis`` and ``joints``, one
 BVH joint per Human3.6M joint) picks the 17 joints; positions are scaled to millimetres, turned to the
 Human3.6M world (z up), resampled to 50 fps, placed inside the capture area and seen through the
-Human3.6M cameras exactly as the synthetic generator does (:mod:`lib.data.h36m_render`).
+Human3.6M cameras exactly as the synthetic generator does (:mod:`lib.data.sources.h36m_render`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.data.bvh import read_bvh
-from lib.data.h36m_cameras import load_h36m_cameras
-from lib.data.h36m_render import FPS, DetectorNoise, Video, build_split, place_in_capture_area
+from lib.data.sources.bvh import read_bvh
+from lib.data.sources.h36m_cameras import load_h36m_cameras
+from lib.data.sources.h36m_render import FPS, DetectorNoise, Video, build_split, place_in_capture_area
 from lib.utils.skeleton import H36M_JOINT_NAMES
 
 MAPS_DIR = Path(__file__).with_name("mocap_maps")
