@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from lib.model import build_model
-from lib.utils import benchmark as bench
-from lib.utils.cpu_inference import onednn_linear_available, prepack_linear_layers
-from lib.utils.flops import count_flops, count_linear_macs, count_parameters
+from lib.perf import benchmark as bench
+from lib.perf.cpu_inference import onednn_linear_available, prepack_linear_layers
+from lib.perf.flops import count_flops, count_linear_macs, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dim_feat=16, dim_rep=16, depth=2, num_heads=2, mlp_ratio=2, maxlen=12, num_joints=17, att_fuse=True)

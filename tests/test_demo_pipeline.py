@@ -19,8 +19,8 @@ from demo.lib.pipeline import DemoError, DemoOptions, load_lifter, load_models, 
 from demo.vis import main
 from lib.data.sources.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
 from lib.model import build_model
+from lib.perf.cpu_inference import PrepackedLinear, onednn_linear_available
 from lib.utils.checkpoint import load_model_weights
-from lib.utils.cpu_inference import PrepackedLinear, onednn_linear_available
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL_SCT = dict(dim_feat=16, dim_rep=32, depth=2, num_heads=2, mlp_ratio=2, maxlen=4, num_joints=17,

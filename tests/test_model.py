@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from lib.model import SCTformer, build_model
+from lib.perf.reference_sct import ReferenceSCT
 from lib.utils.checkpoint import load_model_weights
 from lib.utils.config import load_config
 from tests.conftest import REPO_ROOT, read_key_manifest
-from tests.reference_sct import ReferenceSCT
 
 
 def test_equivalence_case(sct_case):

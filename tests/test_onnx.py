@@ -20,7 +20,7 @@ from lib.model.spectral import (  # noqa: E402
     integer_ratio,
     spectral_compress,
 )
-from lib.utils.onnx_export import (  # noqa: E402
+from lib.perf.onnx_export import (  # noqa: E402
     OnnxExportError,
     check_lengths,
     compare_speed,

@@ -11,8 +11,8 @@ import torch
 import torch._dynamo
 
 from lib.engine.trainer import make_grad_scaler
-from lib.utils import cpu_inference
-from lib.utils.onnx_export import OnnxExportError, export_onnx
+from lib.perf import cpu_inference
+from lib.perf.onnx_export import OnnxExportError, export_onnx
 
 
 def _old_is_autocast_enabled():  # torch < 2.4 takes no device argument

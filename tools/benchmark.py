@@ -27,7 +27,7 @@ DEVICES = ("cpu", "cuda")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from lib.utils.benchmark import DEFAULT_BATCHES, VARIANT_KEY_HELP, default_variant_keys
+    from lib.perf.benchmark import DEFAULT_BATCHES, VARIANT_KEY_HELP, default_variant_keys
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prepack-linear", action=argparse.BooleanOptionalAction, default=True,
                    help="run the linear layers of every row except the plain reference on oneDNN with packed "
                         "weights, as evaluation and the demo do (CPU float32 only; see "
-                        "lib/utils/cpu_inference.py); --no-prepack-linear times plain eager PyTorch (default: on)")
+                        "lib/perf/cpu_inference.py); --no-prepack-linear times plain eager PyTorch (default: on)")
     p.add_argument("--compile", action="store_true", help="wrap every model in torch.compile before timing")
     p.add_argument("--config", default=None,
                    help="YAML config whose model sizes (dim_feat, depth, ...) replace the released ones")
@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from lib.utils import benchmark as bench
+    from lib.perf import benchmark as bench
+    from lib.perf.reference_sct import ReferenceSCT
     from lib.utils.atomic_io import write_text_atomic
     from lib.utils.config import ConfigError, load_config
-    from tests.reference_sct import ReferenceSCT
 
     try:
         precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]

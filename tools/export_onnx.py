@@ -54,9 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from lib.model import build_model
-    from lib.utils.checkpoint import CheckpointError, load_model_weights
-    from lib.utils.config import ConfigError, load_config
-    from lib.utils.onnx_export import (
+    from lib.perf.onnx_export import (
         OnnxExportError,
         check_lengths,
         compare_speed,
@@ -64,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         max_abs_difference,
         onnx_session,
     )
+    from lib.utils.checkpoint import CheckpointError, load_model_weights
+    from lib.utils.config import ConfigError, load_config
 
     try:
         if args.threads is not None:

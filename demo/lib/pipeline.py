@@ -35,10 +35,10 @@ from tqdm import tqdm
 from lib.data.sources.h36m_cameras import demo_camera_rotation
 from lib.engine.distributed import resolve_device as resolve_torch_device
 from lib.model import build_model
+from lib.perf.cpu_inference import prepack_linear_layers
 from lib.utils.atomic_io import atomic_directory
 from lib.utils.checkpoint import CheckpointError, load_model_weights
 from lib.utils.config import ConfigError, load_config
-from lib.utils.cpu_inference import prepack_linear_layers
 from lib.utils.rotations import quaternion_to_matrix
 from lib.utils.skeleton import H36M_JOINT_NAMES
 

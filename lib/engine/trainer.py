@@ -44,6 +44,8 @@ from lib.engine.evaluate import (
     results_path_for,
     save_results_json,
 )
+from lib.perf.cpu_inference import prepack_linear_layers
+from lib.perf.flops import count_parameters
 from lib.utils.checkpoint import (
     CheckpointError,
     compare_state_dicts,
@@ -53,8 +55,6 @@ from lib.utils.checkpoint import (
     save_checkpoint,
 )
 from lib.utils.config import load_config
-from lib.utils.cpu_inference import prepack_linear_layers
-from lib.utils.flops import count_parameters
 from lib.utils.losses import (
     loss_angle,
     loss_angle_velocity,

@@ -9,8 +9,8 @@ events around each call (after a synchronise). Frames per second = ``batch * T /
 Rows are named by keys (:func:`variant_from_key`): ``dstformer``, ``dstformer_sc<σ>``, ``sct``,
 ``sct_sigma<σ>``, an optional ``_layers<i>+<j>...`` suffix to compress only some layers, and
 ``reference_sct``. Ratios are reported against a baseline row (MotionBERT's DSTformer for the efficiency
-study; the plain :class:`tests.reference_sct.ReferenceSCT` for the implementation speed-up of issue 2).
-Parameters and FLOPs come from :mod:`lib.utils.flops`.
+study; the plain :class:`lib.perf.reference_sct.ReferenceSCT` for the implementation speed-up of issue 2).
+Parameters and FLOPs come from :mod:`lib.perf.flops`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from lib.model import build_model
+from lib.utils.atomic_io import atomic_path, write_text_atomic
 
-from .atomic_io import atomic_path, write_text_atomic
 from .cpu_inference import prepack_linear_layers
 from .flops import count_flops, count_parameters
 
@@ -176,10 +176,10 @@ def variant_from_key(key: str, base: Mapping[str, Any] | None = None,
                        "the released configuration", groups=("efficiency", "implementation"))
     if key == "reference_sct":
         if reference_factory is None:
-            raise ValueError("reference_sct needs the plain reference implementation (tests/reference_sct.py)")
+            raise ValueError("reference_sct needs the plain reference implementation (lib/perf/reference_sct.py)")
         sct_cfg = model_config("SCT", 0.6, every, base)
         return Variant(key, "ReferenceSCT (plain)", lambda: reference_factory(sct_cfg),
-                       "FFT-DCT + explicit-softmax reference (tests/reference_sct.py)",
+                       "FFT-DCT + explicit-softmax reference (lib/perf/reference_sct.py)",
                        groups=("implementation",), precisions=("fp32",), plain=True)
     match = _KEY_PATTERN.match(key)
     if match is None:
@@ -379,7 +379,7 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
         progress: called once per step (:func:`count_calls` of them in all).
         clock: ``'wall'`` or ``'process'`` (CPU time; see :func:`time_call`). CUDA always uses events.
         prepack_linear: run the linear layers of every non-``plain`` row on oneDNN with packed weights
-            (:func:`lib.utils.cpu_inference.prepack_linear_layers`; affects CPU float32 only).
+            (:func:`lib.perf.cpu_inference.prepack_linear_layers`; affects CPU float32 only).
     """
     if repeats < 1 or warmup < 0:
         raise ValueError("need repeats >= 1 and warmup >= 0")

@@ -31,8 +31,7 @@ import torch
 from torch import nn
 
 from lib.model.spectral import LENGTH_CHECKED_UP_TO, integer_ratio
-
-from .atomic_io import atomic_path
+from lib.utils.atomic_io import atomic_path
 
 INPUT_NAME = "keypoints_2d"
 OUTPUT_NAME = "pose_3d"
