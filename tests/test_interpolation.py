@@ -80,12 +80,13 @@ def _interpolate_all(signals: torch.Tensor, groups: dict[int, list[int]], apply)
     return out.detach()
 
 
-@pytest.mark.parametrize("autocast", [False, True])
+@pytest.mark.parametrize("autocast", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_equals_f_interpolate_for_every_model_length(interpolate, autocast):
     """Values and gradients for every (T', T) pair against float32 F.interpolate, in float32 and under
     bfloat16 autocast (the product then runs in bfloat16). Under autocast the pairs that share a T' run as
     one product of their stacked cached matrices, which keeps the test fast (oneDNN compiles a bfloat16 CPU
-    kernel per matrix shape); the module's own forward is checked below."""
+    kernel per matrix shape); the module's own forward is checked below, under autocast too. The autocast
+    case takes ~10 s of CPU time (bfloat16 products of skinny matrices), so it runs with the slow tests."""
     groups = _grouped_by_short_length()
     x = torch.randn(sum(groups), CHANNELS, generator=torch.Generator().manual_seed(0))
     ours_in, ref_in = x.clone().requires_grad_(), x.clone().requires_grad_()
