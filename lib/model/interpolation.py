@@ -41,7 +41,8 @@ class TimeInterpolation(nn.Module):
         self.operators = OperatorCache(interpolation_matrix)
 
     def forward(self, x: torch.Tensor, length: int) -> torch.Tensor:
-        """``(B, T', ...) -> (B, length, ...)``; ``x`` itself when ``T' == length``."""
+        """``(B, T', ...) -> (B, length, ...)``; ``x`` itself when ``T' == length`` (for symbolic lengths: when
+        they are the same expression, :func:`lib.model.dynamic_length.known_equal`)."""
         if known_equal(x.shape[1], length):
             return x
         return apply_along(self.operators.get((x.shape[1], length), x.device, x.dtype), x, dim=1)
