@@ -12,6 +12,7 @@ import train
 from lib.utils.config import ConfigError, load_config, parse_override
 from lib.utils.safe_pickle import load_pickle
 from tests._train_data import one_thread, write_config, write_tiny_h36m  # noqa: F401
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,8 +47,8 @@ def test_config_defaults_and_losses(tmp_path):
     assert cfg.epochs == 3 and cfg.dt_root == "data/motion3d"
     assert (cfg.lambda_3d_velocity, cfg.lambda_scale, cfg.lambda_lv, cfg.lambda_lg, cfg.lambda_a,
             cfg.lambda_av) == (20, 0.5, 0, 0, 0, 0)
-    assert load_config("configs/MB_train_h36m.yaml").dim_feat == 512
-    assert load_config("configs/quickstart.yaml").clip_len == 27
+    assert load_config(REPO_ROOT / "configs" / "MB_train_h36m.yaml").dim_feat == 512
+    assert load_config(REPO_ROOT / "configs" / "quickstart.yaml").clip_len == 27
 
 
 def test_config_unknown_key_and_wrong_type_name_key_and_file(tmp_path):
@@ -186,7 +187,7 @@ def test_nan_clip_exits_2_naming_the_clip(capsys, tmp_path, workers):
 
 
 def test_help_and_bad_config_in_a_subprocess(tmp_path):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = REPO_ROOT
     done = subprocess.run([sys.executable, "train.py", "--help"], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0
     for flag in ("--config", "--checkpoint", "--pretrained", "--selection", "--resume", "--evaluate",

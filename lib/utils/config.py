@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Range:
-    """An interval of numbers; ``lo``/``hi`` ``None`` is unbounded. NaN is outside every range."""
+    """An interval of finite numbers; ``lo``/``hi`` ``None`` is unbounded. NaN and inf are outside every
+    range."""
 
     lo: float | None = None
     hi: float | None = None
@@ -42,7 +44,7 @@ class Range:
     def __contains__(self, value: float) -> bool:
         above = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
         below = self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
-        return bool(above and below)
+        return bool(above and below and math.isfinite(value))
 
     def __str__(self) -> str:
         if self.hi is None:
@@ -161,7 +163,7 @@ def _check_value(key: str, value: Any, source: str) -> None:
         raise ConfigError(f"{source}: key '{key}' must be {_type_names(spec.types)}, got {type(value).__name__} "
                           f"{value!r}")
     if spec.allowed is not None and value is not None and value not in spec.allowed:
-        kind = "an integer" if spec.types == (int,) else "a number"
+        kind = "an integer" if spec.types == (int,) else "a finite number"
         null = " or null" if _NONE in spec.types else ""
         raise ConfigError(f"{source}: key '{key}' is {value!r}; allowed: {kind} {spec.allowed}{null}")
 
