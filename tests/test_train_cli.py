@@ -186,6 +186,7 @@ def test_nan_clip_exits_2_naming_the_clip(capsys, tmp_path, workers):
     assert not (tmp_path / "ck" / "latest_epoch.bin").exists()
 
 
+@pytest.mark.slow
 def test_help_and_bad_config_in_a_subprocess(tmp_path):
     root = REPO_ROOT
     done = subprocess.run([sys.executable, "train.py", "--help"], cwd=root, capture_output=True, text=True)

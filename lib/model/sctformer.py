@@ -27,6 +27,8 @@ class SCTformer(DualStreamTransformer):
         dct_ratio: fraction ``sigma`` of DCT coefficients kept in compressing layers.
         freq_prune_layer: indices of the layers whose temporal attention is compressed.
         parents: skeleton parent list for the Line Pose Graph (Human3.6M's by default).
+        line_pose_graph: feed the Line Pose Graph input (joints and bone midpoints, ``2 * dim_in``
+            channels); ``False`` feeds the plain ``dim_in`` channels, as DSTformer does (an ablation).
     """
 
     def __init__(self, dim_in: int = 3, dim_out: int = 3, dim_feat: int = RELEASED_SCT.dim_feat,
@@ -36,8 +38,10 @@ class SCTformer(DualStreamTransformer):
                  att_fuse: bool = RELEASED_SCT.att_fuse, dct_ratio: float = RELEASED_SCT.dct_ratio,
                  freq_prune_layer: Sequence[int] = RELEASED_SCT.freq_prune_layer,
                  parents: Sequence[int] | None = None, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
-                 drop_path_rate: float = 0.0):
-        if parents is None:
+                 drop_path_rate: float = 0.0, line_pose_graph: bool = True):
+        if not line_pose_graph:
+            parents = None
+        elif parents is None:
             if num_joints != len(H36M_PARENTS):
                 raise ValueError(f"give the skeleton's parent list for num_joints={num_joints}")
             parents = H36M_PARENTS
