@@ -24,8 +24,9 @@ class EvalMetadata:
         clip_wh: ``(N, 2)`` camera resolution ``(w, h)`` of each clip (from its first frame).
         actions: ``(F,)`` action name of each frame.
         sources: ``(F,)`` video name of each frame (``s_09_act_02_subact_01_ca_01``).
-        factors: ``(F,)`` float64 ``2.5d_factor``: pixels of depth-scaled coordinates -> millimetres.
-        gts: ``(F, J, 3)`` float64 ``joints_2.5d_image`` in millimetres.
+        factors: ``(F,)`` ``2.5d_factor``: pixels of depth-scaled coordinates -> millimetres.
+        gts: ``(F, J, 3)`` ``joints_2.5d_image`` in millimetres.
+    The per-frame arrays are views of the reader's (no copies: the test split can be large).
         path: the data file, for messages.
     """
 
@@ -44,8 +45,8 @@ class EvalMetadata:
         _, split_id_test = reader.get_split_id()
         return cls(clip_frames=clip_index_array(split_id_test, reader.n_frames), clip_wh=reader.get_hw(),
                    actions=reader.test_array("action"), sources=reader.test_array("source"),
-                   factors=reader.test_array("2.5d_factor").astype(np.float64),
-                   gts=reader.test_array("joints_2.5d_image").astype(np.float64), path=reader.path)
+                   factors=reader.test_array("2.5d_factor"), gts=reader.test_array("joints_2.5d_image"),
+                   path=reader.path)
 
     @property
     def num_clips(self) -> int:
