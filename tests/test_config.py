@@ -87,7 +87,6 @@ def test_an_empty_config_builds_the_released_model(tmp_path):
     ("{depth: 2, freq_prune_layer: [-1]}", "from 0 to depth - 1 = 1"),
     ("freq_prune_layer: [0, true]", "key 'freq_prune_layer'"),
     ("{dim_feat: 30, num_heads: 8}", "key 'dim_feat' is 30, which 'num_heads' = 8 does not divide"),
-    ("clip_len: 300", "key 'clip_len' is 300; allowed: at most maxlen = 243"),
     ("subset_list: []", "key 'subset_list' is []; allowed: a non-empty list"),
 ])
 def test_out_of_range_values_name_key_value_and_range(tmp_path, text, message):
@@ -100,6 +99,16 @@ def test_range_edges_are_accepted(tmp_path):
     cfg = _load(tmp_path, "epochs: 1\nbatch_size: 1\ndropout: 0.0\nlr_decay: 1.0\ndct_ratio: 1.0\nmask_ratio: 0.99\n"
                           "freq_prune_layer: []\ndim_feat: 24\nnum_heads: 3\nclip_len: 243\nweight_decay: 0\n")
     assert (cfg.epochs, cfg.dct_ratio, cfg.freq_prune_layer, cfg.dim_feat) == (1, 1.0, [], 24)
+
+
+def test_training_refuses_clips_longer_than_the_model_takes(capsys, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"maxlen: 27\ndata_root: {tmp_path / 'none'}\n")
+    assert load_config(path).clip_len == 243  # fine for inference-only users of the config (the demo)
+    code = train.main(["--config", str(path), "-c", str(tmp_path / "ck"), "--device", "cpu"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"error: {path}: key 'clip_len' is 243; allowed: at most maxlen = 27 (the longest " \
+                                "input the model takes)"
 
 
 def test_overrides_are_range_checked(tmp_path):

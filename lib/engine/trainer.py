@@ -57,7 +57,7 @@ from lib.utils.checkpoint import (
     load_model_weights,
     save_checkpoint,
 )
-from lib.utils.config import load_config
+from lib.utils.config import ConfigError, load_config
 from lib.utils.losses import (
     loss_angle,
     loss_angle_velocity,
@@ -298,6 +298,9 @@ def run(opts: TrainOptions, log: Any = print) -> RunSummary:
     if opts.amp not in AMP_DTYPES:
         raise InputError(f"--amp must be one of {', '.join(AMP_DTYPES)}, got '{opts.amp}'")
     cfg = load_config(opts.config, opts.overrides)
+    if cfg.clip_len > cfg.maxlen:  # a training/evaluation need: inference-only configs may leave clip_len out
+        raise ConfigError(f"{opts.config}: key 'clip_len' is {cfg.clip_len}; allowed: at most maxlen = "
+                          f"{cfg.maxlen} (the longest input the model takes)")
     try:
         env = setup_distributed(opts.device)
     except ValueError as exc:

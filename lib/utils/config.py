@@ -173,9 +173,6 @@ def _check_relations(cfg: Mapping[str, Any], source: str) -> None:
     if cfg["dim_feat"] % cfg["num_heads"]:
         raise ConfigError(f"{source}: key 'dim_feat' is {cfg['dim_feat']}, which 'num_heads' = {cfg['num_heads']} "
                           f"does not divide; allowed: a multiple of num_heads")
-    if cfg["clip_len"] > cfg["maxlen"]:
-        raise ConfigError(f"{source}: key 'clip_len' is {cfg['clip_len']}; allowed: at most maxlen = "
-                          f"{cfg['maxlen']} (the longest input the model takes)")
     subsets = cfg["subset_list"]
     if not subsets or not all(isinstance(s, str) and s for s in subsets):
         raise ConfigError(f"{source}: key 'subset_list' is {subsets!r}; allowed: a non-empty list of clip "
