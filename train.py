@@ -8,15 +8,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from lib.engine.errors import InputError  # noqa: E402
-from lib.engine.trainer import TrainOptions, run  # noqa: E402
-from lib.utils.checkpoint import CheckpointError  # noqa: E402
-from lib.utils.config import ConfigError  # noqa: E402
+from lib.engine.errors import InputError
+from lib.engine.trainer import TrainOptions, run
+from lib.utils.checkpoint import CheckpointError
+from lib.utils.config import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="resume training from this checkpoint (model, optimizer, epoch, lr, best P1)")
     parser.add_argument("-e", "--evaluate", default="", metavar="FILE",
                         help="evaluate this checkpoint on the test split instead of training; the results "
-                             "are saved beside it as <name>_results.json")
+                             "are saved in the --checkpoint DIR as <name>_results.json (never beside FILE)")
     parser.add_argument("-sd", "--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="compute device (default: auto = CUDA when available)")
@@ -46,17 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="automatic mixed precision (default: none = float32)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="data-loader worker processes per process (default: from the CPU count)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config entries to override")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    opts = TrainOptions(config=args.config, checkpoint=args.checkpoint, pretrained=args.pretrained,
-                        selection=args.selection, resume=args.resume, evaluate=args.evaluate, seed=args.seed,
-                        device=args.device, amp=args.amp, workers=args.workers, overrides=args.overrides,
-                        progress=not args.no_progress)
+    opts = TrainOptions(**vars(args))  # the parser's destinations are TrainOptions' fields
     try:
         run(opts)
     except (ConfigError, CheckpointError, InputError) as exc:

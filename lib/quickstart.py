@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare_data(cfg, args.seed)
         if args.fresh and ckpt.is_dir():
             shutil.rmtree(ckpt)
-        common = dict(config=args.config, seed=args.seed, device=args.device, workers=args.workers,
-                      progress=not args.no_progress)
+        common = dict(config=args.config, checkpoint=str(ckpt), seed=args.seed, device=args.device,
+                      workers=args.workers, progress=not args.no_progress)
 
         _step("3/5 the untrained model (the training's initial weights)")
         untrained = ckpt / "untrained.bin"
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         _step(f"4/5 training a small SCT ({cfg.epochs} epochs; stop any time, run again to continue)")
         t0 = time.time()
-        run(TrainOptions(checkpoint=str(ckpt), **common))
+        run(TrainOptions(**common))
         train_minutes = (time.time() - t0) / 60
 
         _step("5/5 the trained model (best epoch)")

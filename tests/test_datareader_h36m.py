@@ -279,3 +279,54 @@ def test_joint_side_by_name():
     for j, name in enumerate(H36M_JOINT_NAMES):
         expected = {"l_": "left", "r_": "right"}.get(name[:2], "mid")
         assert joint_side(j) == expected, name
+
+
+# -- non-finite values ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("split, key, index, value", [
+    ("test", "joint_2d", (12, 4, 1), np.nan),
+    ("train", "joint_2d", (40, 0, 0), np.inf),
+    ("train", "confidence", (31, 16, 0), np.nan),
+    ("test", "joint3d_image", (25, 2, 2), -np.inf),
+    ("test", "2.5d_factor", (21,), np.nan),
+    ("test", "joints_2.5d_image", (3, 7, 0), np.nan),
+])
+def test_converter_refuses_non_finite_values(tmp_path, capsys, split, key, index, value):
+    data = fake_pickle(tmp_path)
+    data[split][key][index] = value
+    fake_pickle(tmp_path, data=data)
+    out = tmp_path / "clips"
+    code = convert_cli.main(["--dt-root", str(tmp_path), "--dt-file", "h36m.pkl", "--out", str(out), "--clip-len", "8"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    source = data[split]["source"][index[0]]
+    joint = f", joint {index[1]}" if len(index) > 1 else ""
+    assert f"h36m.pkl: '{split}/{key}' is {value} at frame {index[0]}{joint} of source '{source}'" in err
+    assert not out.exists()
+
+
+def test_reader_refuses_non_numeric_arrays(tmp_path):
+    data = fake_pickle(tmp_path)
+    data["test"]["2.5d_factor"] = np.array(["x"] * len(data["test"]["source"]))
+    fake_pickle(tmp_path, data=data)
+    with pytest.raises(DataFormatError, match="'test/2.5d_factor' must hold numbers"):
+        DataReaderH36M(8, 1, 4, 8, dt_root=str(tmp_path), dt_file="h36m.pkl")
+
+
+@pytest.mark.parametrize("subset", ["A", "B"])  # pkl and npy clip folders
+def test_dataset_refuses_a_non_finite_clip(clip_root, subset):
+    dataset = MotionDataset3D({"data_root": str(clip_root)}, [subset], "test")
+    if subset == "A":
+        path = clip_root / "A" / "test" / "00000001.pkl"
+        clip = load_pickle(path)
+        clip["data_label"][5, 9, 2] = np.inf
+        path.write_bytes(pickle.dumps(clip))
+        where = "00000001.pkl: 'data_label'"
+    else:
+        labels = np.load(clip_root / "B" / "test" / "data_label.npy")
+        labels[1, 5, 9, 2] = np.inf
+        np.save(clip_root / "B" / "test" / "data_label.npy", labels)
+        where = "clip 1 of data_label.npy"
+    assert torch.isfinite(dataset[0][1]).all()
+    with pytest.raises(DataFormatError) as err:
+        dataset[1]
+    assert f"{where} is inf at frame 5, joint 9" in str(err.value)

@@ -140,6 +140,6 @@ def test_reader_and_clip_folder_refuse_code(tmp_path):
     clips.mkdir()
     with open(clips / "00000000.pkl", "wb") as fh:
         pickle.dump({"data_input": _RunsCode(str(marker)), "data_label": np.zeros(3)}, fh)
-    with pytest.raises(UnsafePickleError, match="00000000.pkl"):
+    with pytest.raises(DataFormatError, match="00000000.pkl: refused to load global"):
         ClipFolder(str(clips))[0]
     assert not marker.exists()

@@ -1,6 +1,7 @@
 """train.py's command line: config validation and every bad-input path (one line, exit code 2)."""
 
 import os
+import pickle
 import subprocess
 import sys
 
@@ -9,7 +10,9 @@ import torch
 
 import train
 from lib.utils.config import ConfigError, load_config, parse_override
+from lib.utils.safe_pickle import load_pickle
 from tests._train_data import one_thread, write_config, write_tiny_h36m  # noqa: F401
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -44,8 +47,8 @@ def test_config_defaults_and_losses(tmp_path):
     assert cfg.epochs == 3 and cfg.dt_root == "data/motion3d"
     assert (cfg.lambda_3d_velocity, cfg.lambda_scale, cfg.lambda_lv, cfg.lambda_lg, cfg.lambda_a,
             cfg.lambda_av) == (20, 0.5, 0, 0, 0, 0)
-    assert load_config("configs/MB_train_h36m.yaml").dim_feat == 512
-    assert load_config("configs/quickstart.yaml").clip_len == 27
+    assert load_config(REPO_ROOT / "configs" / "MB_train_h36m.yaml").dim_feat == 512
+    assert load_config(REPO_ROOT / "configs" / "quickstart.yaml").clip_len == 27
 
 
 def test_config_unknown_key_and_wrong_type_name_key_and_file(tmp_path):
@@ -140,32 +143,52 @@ def test_checkpoint_of_another_size_exits_2(capsys, tmp_path, tiny):
     assert not (tmp_path / "ck" / "latest_epoch.bin").exists()
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(capsys, tmp_path):
+def _rewrite_clips(folder, change):
+    for name in sorted(os.listdir(folder)):
+        clip = load_pickle(os.path.join(folder, name))
+        change(clip)
+        with open(os.path.join(folder, name), "wb") as f:
+            pickle.dump(clip, f)
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(capsys, tmp_path):
     keys = write_tiny_h36m(tmp_path / "d")
     ck = tmp_path / "ck"
     cfg = write_config(tmp_path / "c.yaml", keys, epochs=1)
     code, _, _ = _run(capsys, "--config", str(cfg), "-c", str(ck))
     assert code == 0
     good = (ck / "latest_epoch.bin").read_bytes()
-    # poison every training clip, then ask for a second epoch
-    import pickle
-
+    # finite labels whose squares overflow float32 (the dataset refuses NaN itself), then a second epoch
     folder = os.path.join(keys["data_root"], "H36M-TINY", "train")
-    for name in os.listdir(folder):
-        with open(os.path.join(folder, name), "rb") as f:
-            clip = pickle.load(f)
-        clip["data_label"][:] = float("nan")
-        with open(os.path.join(folder, name), "wb") as f:
-            pickle.dump(clip, f)
+    def overflow(clip):
+        clip["data_label"][:, 1:] = 3e38
+
+    _rewrite_clips(folder, overflow)
     code, _, err = _run(capsys, "--config", str(cfg), "-c", str(ck), "epochs=2")
-    _one_line_error(code, err, "loss is nan", "epoch 2, step 1", "last good checkpoint")
+    _one_line_error(code, err, "loss is inf", "epoch 2, step 1", "last good checkpoint")
     assert (ck / "latest_epoch.bin").read_bytes() == good
     assert not (ck / "epoch_1.bin").exists()
 
 
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_nan_clip_exits_2_naming_the_clip(capsys, tmp_path, workers):
+    keys = write_tiny_h36m(tmp_path / "d")
+    folder = os.path.join(keys["data_root"], "H36M-TINY", "train")
+    def poison(clip):
+        clip["data_input"][3, 5, 0] = float("nan")
+
+    _rewrite_clips(folder, poison)
+    cfg = write_config(tmp_path / "c.yaml", keys, epochs=1)
+    code = train.main(["--config", str(cfg), "-c", str(tmp_path / "ck"), "--workers", workers, "--no-progress",
+                       "--device", "cpu"])
+    _, err = capsys.readouterr()
+    _one_line_error(code, err, "H36M-TINY/train/0000", ".pkl: 'data_input' is nan at frame 3, joint 5")
+    assert not (tmp_path / "ck" / "latest_epoch.bin").exists()
+
+
 @pytest.mark.slow
 def test_help_and_bad_config_in_a_subprocess(tmp_path):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = REPO_ROOT
     done = subprocess.run([sys.executable, "train.py", "--help"], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0
     for flag in ("--config", "--checkpoint", "--pretrained", "--selection", "--resume", "--evaluate",

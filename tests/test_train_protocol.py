@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lib.data.datareader_h36m import DataReaderH36M
+from lib.data.eval_metadata import EvalMetadata
 from lib.engine.evaluate import SKIPPED_SOURCES, evaluate_h36m, format_table, protocol_errors
 from tests._train_data import write_tiny_h36m
 
@@ -89,13 +90,14 @@ def test_evaluate_h36m_through_the_reader(tmp_path):
     reader = DataReaderH36M(n_frames=8, sample_stride=1, data_stride_train=4, data_stride_test=8,
                             dt_root=keys["dt_root"], dt_file=keys["dt_file"])
     _, _, _, labels = reader.get_sliced_data()
-    exact = evaluate_h36m(labels, reader)
+    meta = EvalMetadata.from_reader(reader)
+    exact = evaluate_h36m(labels, meta)
     assert exact.p1 == pytest.approx(0.0, abs=1e-3) and exact.p2 == pytest.approx(0.0, abs=1e-3)
     assert set(exact.per_action) == {"Directions", "Discussion", "Eating"}
 
     # root-relative labels scaled by 1.1: P1 = 0.1 * mean root-relative joint distance in mm, per action
     rel = labels - labels[:, :, :1]
-    res = evaluate_h36m(labels[:, :, :1] + 1.1 * rel, reader)
+    res = evaluate_h36m(labels[:, :, :1] + 1.1 * rel, meta)
     test = reader.dt_dataset["test"]
     gt = test["joints_2.5d_image"] - test["joints_2.5d_image"][:, :1]
     dist = np.linalg.norm(gt, axis=-1).mean(axis=1)
@@ -113,3 +115,20 @@ def test_evaluate_h36m_through_the_reader(tmp_path):
     text = format_table(res)
     assert f"Protocol #1 Error (MPJPE): {res.p1} mm" in text
     assert f"Protocol #2 Error (P-MPJPE): {res.p2} mm" in text
+
+
+def test_eval_metadata_follows_sample_stride(tmp_path):
+    # the clips index every sample_stride-th frame: so do the evaluation's per-frame arrays
+    keys = write_tiny_h36m(tmp_path)
+    reader = DataReaderH36M(n_frames=4, sample_stride=2, data_stride_train=2, data_stride_test=4,
+                            dt_root=keys["dt_root"], dt_file=keys["dt_file"])
+    meta = EvalMetadata.from_reader(reader)
+    test = reader.dt_dataset["test"]
+    np.testing.assert_array_equal(meta.gts, test["joints_2.5d_image"][::2])
+    np.testing.assert_array_equal(meta.sources, test["source"][::2])
+    assert (meta.num_clips, meta.clip_len) == (len(reader.get_split_id()[1]), 4)
+    _, _, _, labels = reader.get_sliced_data()
+    exact = evaluate_h36m(labels, meta)
+    assert exact.p1 == pytest.approx(0.0, abs=1e-3) and exact.num_clips > 0
+    with pytest.raises(ValueError, match=f"{len(labels) - 1} predicted clips, but the test split of .*tiny.pkl"):
+        meta.denormalize(labels[:-1])

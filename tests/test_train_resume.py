@@ -60,21 +60,27 @@ def test_resume_continues_epoch_lr_and_optimizer(capsys, tmp_path, data_keys):
     assert list((straight / "logs").iterdir())  # TensorBoard event file
 
 
-def test_evaluate_prints_protocol_lines_and_saves_json(capsys, tmp_path, data_keys):
+def test_evaluate_prints_protocol_lines_and_saves_json_in_the_output_dir(capsys, tmp_path, data_keys):
     cfg = write_config(tmp_path / "c.yaml", data_keys, epochs=1)
     ck = tmp_path / "ck"
     out = _train(capsys, cfg, ck)
     trained_e1 = float(out.split(" e1 ")[1].split()[0])
-    code = train.main(["--config", str(cfg), "-e", str(ck / "best_epoch.bin"), "--workers", "0",
-                       "--no-progress", "--device", "cpu"])
+    beside = sorted(ck.iterdir())
+    training_json = (ck / "best_epoch_results.json").read_bytes()
+    # the checkpoint's folder stands for a shared or read-only one: the evaluation writes into -c only
+    code = train.main(["--config", str(cfg), "-e", str(ck / "best_epoch.bin"), "-c", str(tmp_path / "ev"),
+                       "--workers", "0", "--no-progress", "--device", "cpu"])
     out, _ = capsys.readouterr()
     assert code == 0
     line = next(ln for ln in out.splitlines() if ln.startswith("Protocol #1 Error (MPJPE): "))
     p1 = float(line.split(": ")[1].split()[0])
     assert line.endswith(" mm") and p1 == pytest.approx(trained_e1, abs=1e-5)
     assert any(ln.startswith("Protocol #2 Error (P-MPJPE): ") for ln in out.splitlines())
-    saved = json.loads((ck / "best_epoch_results.json").read_text())
+    assert sorted(ck.iterdir()) == beside and (ck / "best_epoch_results.json").read_bytes() == training_json
+    assert [p.name for p in (tmp_path / "ev").iterdir()] == ["best_epoch_results.json"]
+    saved = json.loads((tmp_path / "ev" / "best_epoch_results.json").read_text())
     assert saved["p1"] == pytest.approx(p1) and set(saved["per_action"]) == {"Directions", "Discussion", "Eating"}
+    assert saved["checkpoint"] == str(ck / "best_epoch.bin")
 
 
 def test_no_eval_and_finetune_from_other_shapes(capsys, tmp_path, data_keys):
@@ -102,3 +108,39 @@ def test_no_eval_and_finetune_from_other_shapes(capsys, tmp_path, data_keys):
     assert len(same) > 10 and "head.weight" not in same
     for k in same:
         torch.testing.assert_close(state[k], src[f"module.{k}"])
+
+
+@pytest.mark.parametrize("amp, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_mixed_precision_training(monkeypatch, tmp_path, data_keys, amp, dtype):
+    import lib.model
+    from lib.engine import trainer
+
+    seen, scalers, initial = set(), [], {}
+    build_model = lib.model.build_model
+
+    def build_and_watch(cfg):
+        model = build_model(cfg)
+        initial.update({k: v.clone() for k, v in model.state_dict().items()})
+        layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+        layer.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+        return model
+
+    make_grad_scaler = trainer.make_grad_scaler
+
+    def watch_scaler(device_type, enabled):
+        scalers.append(enabled)
+        return make_grad_scaler(device_type, enabled)
+
+    monkeypatch.setattr(lib.model, "build_model", build_and_watch)
+    monkeypatch.setattr(trainer, "make_grad_scaler", watch_scaler)
+    cfg = write_config(tmp_path / "c.yaml", data_keys, epochs=1)
+    summary = trainer.run(trainer.TrainOptions(config=str(cfg), checkpoint=str(tmp_path / "ck"), amp=amp,
+                                               device="cpu", workers=0, progress=False), log=lambda *_: None)
+    assert seen == {dtype}  # every forward pass (training and evaluation) ran under autocast
+    assert scalers == [amp == "fp16"]  # float16 scales the loss, bfloat16 does not need to
+    assert summary.epochs_done == 1 and all(torch.isfinite(torch.tensor(h["loss_total"])) for h in summary.history)
+    assert torch.isfinite(torch.tensor(summary.result.p1))
+    saved = load_checkpoint_file(tmp_path / "ck" / "latest_epoch.bin")["model_pos"]
+    weights = {k.removeprefix("module."): v for k, v in saved.items()}
+    assert all(v.dtype == initial[k].dtype and torch.isfinite(v).all() for k, v in weights.items())
+    assert not torch.equal(weights["head.weight"], initial["head.weight"])  # the optimiser stepped

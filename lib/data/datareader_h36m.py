@@ -32,10 +32,56 @@ NUM_JOINTS = 17
 REQUIRED_KEYS: tuple[str, ...] = ("joint_2d", "joint3d_image", "camera_name", "source")
 OPTIONAL_FRAME_KEYS: tuple[str, ...] = ("confidence", "action", "2.5d_factor", "joints_2.5d_image")
 EVAL_KEYS: tuple[str, ...] = ("action", "2.5d_factor", "joints_2.5d_image")
+NUMERIC_KEYS: tuple[str, ...] = ("joint_2d", "confidence", "joint3d_image", "2.5d_factor", "joints_2.5d_image")
 
 
 class DataFormatError(ValueError):
-    """A data file that is not in the expected layout; the message names the key and the file."""
+    """A data file that is not in the expected layout or holds NaN/inf; the message names the file, the key
+    and, for values, where they are."""
+
+
+def read_data_pickle(path: str | os.PathLike) -> object:
+    """Unpickle a data file with the restricted unpickler (:mod:`lib.utils.safe_pickle`); a file that names
+    code or cannot be read is a one-line :class:`DataFormatError` naming the file."""
+    path = os.fspath(path)
+    try:
+        return load_pickle(path)
+    except UnsafePickleError as exc:
+        raise DataFormatError(str(exc)) from exc
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as exc:
+        raise DataFormatError(f"{path}: cannot be read as a pickle ({type(exc).__name__}: {exc})") from exc
+
+
+def first_non_finite(values: np.ndarray) -> tuple[int, ...] | None:
+    """Index of the first NaN or inf of a numeric array (``None`` when every value is finite)."""
+    if values.dtype.kind not in "fc":
+        return None  # integers and booleans are always finite
+    bad = np.argwhere(~np.isfinite(values))
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
+
+
+def frame_joint_text(index: tuple[int, ...]) -> str:
+    """``(frame, joint, channel)`` -> ``'frame 3, joint 5'`` (as much as the index holds)."""
+    return f"frame {index[0]}" + (f", joint {index[1]}" if len(index) > 1 else "")
+
+
+def _check_numbers(part: dict, split: str, path: str) -> None:
+    """Refuse non-numeric or non-finite per-frame arrays, naming the key, split, frame and video."""
+    for key in NUMERIC_KEYS:
+        if key not in part:
+            continue
+        values = np.asarray(part[key])
+        try:
+            values = values.astype(np.float64) if values.dtype.kind == "O" else values
+        except (TypeError, ValueError) as exc:
+            raise DataFormatError(f"{path}: '{split}/{key}' must hold numbers ({exc})") from exc
+        if values.dtype.kind not in "biuf":
+            raise DataFormatError(f"{path}: '{split}/{key}' must hold numbers, got dtype {values.dtype}")
+        where = first_non_finite(values)
+        if where is not None:
+            raise DataFormatError(
+                f"{path}: '{split}/{key}' is {values[where]} at {frame_joint_text(where)} of source "
+                f"'{part['source'][where[0]]}'; NaN/inf cannot be trained on or evaluated: fix or drop that frame")
 
 
 def resample_indices(length: int, n_frames: int) -> np.ndarray:
@@ -162,6 +208,7 @@ def validate_h36m_dict(data: object, path: str) -> None:
             if not (shape[1:] == (NUM_JOINTS,) or shape[1:] == (NUM_JOINTS, 1)):
                 raise DataFormatError(f"{path}: '{split}/confidence' has shape {shape}, "
                                       f"expected (N, {NUM_JOINTS}) or (N, {NUM_JOINTS}, 1)")
+        _check_numbers(part, split, path)
         src = np.asarray(part["source"])
         ranges = video_ranges(src)
         if len({str(src[s]) for s, _ in ranges}) != len(ranges):
@@ -172,16 +219,12 @@ def validate_h36m_dict(data: object, path: str) -> None:
 def load_h36m_pickle(path: str | os.PathLike) -> dict:
     """Load (with the restricted unpickler of :mod:`lib.utils.safe_pickle`) and validate a Human3.6M
     pickle. ``FileNotFoundError`` if missing, else :class:`DataFormatError` for a file that is not this
-    layout or names a global other than NumPy arrays and plain Python values."""
+    layout, names a global other than NumPy arrays and plain Python values, or holds NaN/inf in an array
+    the reader or the evaluation uses."""
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
-    try:
-        data = load_pickle(path)
-    except UnsafePickleError as exc:
-        raise DataFormatError(str(exc)) from exc
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as exc:
-        raise DataFormatError(f"{path}: cannot be read as a pickle ({type(exc).__name__}: {exc})") from exc
+    data = read_data_pickle(path)
     validate_h36m_dict(data, path)
     return data
 
@@ -294,7 +337,8 @@ class DataReaderH36M:
 
     def test_array(self, key: str) -> np.ndarray:
         """A per-frame array of the test split (e.g. ``action``, ``2.5d_factor``, ``joints_2.5d_image``,
-        ``source``) as numpy; :class:`DataFormatError` naming the key and the file when it is missing."""
+        ``source``) as numpy, every ``sample_stride``-th frame (the frames :meth:`get_split_id` indexes);
+        :class:`DataFormatError` naming the key and the file when it is missing."""
         if key not in self.dt_dataset["test"]:
             raise DataFormatError(f"{self.path}: missing key 'test/{key}' (needed by the evaluation)")
-        return np.asarray(self.dt_dataset["test"][key])
+        return self._frames("test", key)

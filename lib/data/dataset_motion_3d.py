@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lib.utils.safe_pickle import load_pickle
+from lib.data.datareader_h36m import DataFormatError, first_non_finite, frame_joint_text, read_data_pickle
 from lib.utils.skeleton import flip_pose
 
 NOISE_STD = 0.005  # largest per-clip std of the 2D noise augmentation, normalised units (~2.5 px at w=1000)
@@ -57,19 +57,35 @@ class ClipFolder:
         return self.length
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(data_input, data_label)`` float32 copies, each (T, 17, 3)."""
+        """``(data_input, data_label)`` float32 copies, each (T, 17, 3).
+
+        A clip that is not this layout or holds NaN/inf is a :class:`DataFormatError` naming the file.
+        """
         if self.format == "npy":
             if self._arrays is None:
                 self._arrays = tuple(np.load(os.path.join(self.folder, f"data_{k}.npy"), mmap_mode="r",
                                              allow_pickle=False)
                                      for k in ("input", "label"))
             x, y = self._arrays[0][index], self._arrays[1][index]
+            where = f"{self.folder}: clip {index} of data_{{}}.npy"
         else:
-            clip = load_pickle(self.files[index])
+            clip = read_data_pickle(self.files[index])
             if not isinstance(clip, dict) or "data_label" not in clip or "data_input" not in clip:
-                raise ValueError(f"{self.files[index]}: expected a dict with 'data_input' and 'data_label'")
+                raise DataFormatError(f"{self.files[index]}: expected a dict with 'data_input' and 'data_label'")
             x, y = clip["data_input"], clip["data_label"]
-        return np.array(x, dtype=np.float32), np.array(y, dtype=np.float32)
+            where = f"{self.files[index]}: 'data_{{}}'"
+        out = []
+        for name, values in (("input", x), ("label", y)):
+            try:
+                values = np.array(values, dtype=np.float32)
+            except (TypeError, ValueError) as exc:
+                raise DataFormatError(f"{where.format(name)} must hold numbers ({exc})") from exc
+            bad = first_non_finite(values)
+            if bad is not None:
+                raise DataFormatError(f"{where.format(name)} is {values[bad]} at {frame_joint_text(bad)}; "
+                                      "reconvert the clips from a pickle without NaN/inf")
+            out.append(values)
+        return out[0], out[1]
 
 
 def _opt(args, name: str, default):

@@ -5,7 +5,7 @@ The steps, in the order MotionBERT takes them:
 1. Predict every test clip (in clip order), averaging with the prediction for the horizontally flipped
    input flipped back when ``flip`` is set; set the root joint to 0 when ``rootrel``; with ``gt_2d``
    the predicted x, y are replaced by the input's.
-2. Denormalise the clips to pixels (``datareader.denormalize``), multiply each frame by its
+2. Denormalise the clips to pixels (:meth:`EvalMetadata.denormalize`), multiply each frame by its
    ``2.5d_factor`` (pixels -> millimetres), make prediction and ``joints_2.5d_image`` root-relative.
 3. Skip the clips of the three sources in :data:`SKIPPED_SOURCES` (all cameras). For the others, each
    frame's error is summed over the clips that cover it and divided by their number (a frame repeated
@@ -30,6 +30,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from lib.data.eval_metadata import EvalMetadata
 from lib.engine.distributed import DistEnv, all_gather_objects
 from lib.utils.atomic_io import write_text_atomic
 from lib.utils.metrics import mpjpe, mpjve, p_mpjpe
@@ -183,13 +184,10 @@ def protocol_errors(pred_clips_mm: np.ndarray, split_id_test: Sequence[Sequence[
                       num_frames=int(covered.sum()), num_clips=len(split) - skipped, skipped_clips=skipped)
 
 
-def evaluate_h36m(pred_clips: np.ndarray, datareader: Any) -> EvalResult:
-    """Apply the protocol to normalised clip predictions ``(N, T, J, 3)`` with a ``DataReaderH36M``."""
-    denorm = datareader.denormalize(np.array(pred_clips, dtype=np.float32, copy=True))
-    _, split_id_test = datareader.get_split_id()
-    test = datareader.dt_dataset["test"]
-    return protocol_errors(np.asarray(denorm), split_id_test, test["action"], test["2.5d_factor"],
-                           test["joints_2.5d_image"], test["source"])
+def evaluate_h36m(pred_clips: np.ndarray, meta: EvalMetadata) -> EvalResult:
+    """Apply the protocol to normalised clip predictions ``(N, T, J, 3)`` of the test split ``meta``."""
+    return protocol_errors(meta.denormalize(pred_clips), meta.clip_frames, meta.actions, meta.factors,
+                           meta.gts, meta.sources)
 
 
 def format_table(result: EvalResult) -> str:
@@ -211,6 +209,12 @@ def format_table(result: EvalResult) -> str:
 def results_path_for(checkpoint_path: str) -> str:
     """``dir/best_epoch.bin`` -> ``dir/best_epoch_results.json``."""
     return os.path.splitext(checkpoint_path)[0] + "_results.json"
+
+
+def evaluation_path_for(checkpoint_path: str, out_dir: str) -> str:
+    """Where ``--evaluate`` writes: ``(x/best_epoch.bin, DIR)`` -> ``DIR/best_epoch_results.json``: in the
+    run's output folder, never beside the checkpoint (which may sit in a read-only or shared folder)."""
+    return os.path.join(out_dir, os.path.basename(results_path_for(checkpoint_path)))
 
 
 def save_results_json(path: str, result: EvalResult, extra: dict[str, Any] | None = None) -> None:

@@ -27,6 +27,8 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from lib.data.datareader_h36m import DataFormatError, DataReaderH36M
+from lib.data.eval_metadata import EvalMetadata
 from lib.engine.distributed import (
     DistEnv,
     all_reduce_mean,
@@ -39,6 +41,7 @@ from lib.engine.errors import InputError
 from lib.engine.evaluate import (
     EvalResult,
     evaluate_h36m,
+    evaluation_path_for,
     format_table,
     predict_clips,
     results_path_for,
@@ -54,7 +57,7 @@ from lib.utils.checkpoint import (
     load_model_weights,
     save_checkpoint,
 )
-from lib.utils.config import load_config
+from lib.utils.config import ConfigError, load_config
 from lib.utils.losses import (
     loss_angle,
     loss_angle_velocity,
@@ -150,13 +153,14 @@ def _data_hint() -> str:
             "tools/convert_h36m.py (see docs/TRAINING.md)")
 
 
-def load_datasets(cfg: Any, need_train: bool, need_test: bool) -> tuple[Dataset | None, Dataset | None, Any]:
-    """Check the clip folders and the pickle, then build the train/test datasets and the reader.
+def load_datasets(cfg: Any, need_train: bool, need_test: bool
+                  ) -> tuple[Dataset | None, Dataset | None, EvalMetadata | None]:
+    """Check the clip folders and the pickle, then build the train/test datasets and the test split's
+    metadata for the evaluation.
 
-    Returns ``(train_dataset, test_dataset, datareader)`` (``None`` for what is not needed). Every
+    Returns ``(train_dataset, test_dataset, test_metadata)`` (``None`` for what is not needed). Every
     problem is an :class:`InputError` naming the path.
     """
-    from lib.data.datareader_h36m import DataReaderH36M
     from lib.data.dataset_motion_3d import MotionDataset3D
 
     splits = (["train"] if need_train else []) + (["test"] if need_test else [])
@@ -169,7 +173,7 @@ def load_datasets(cfg: Any, need_train: bool, need_test: bool) -> tuple[Dataset 
     if need_test and not os.path.isfile(pkl):
         raise InputError(f"Human3.6M pickle not found: {pkl} (set dt_root/dt_file; {_data_hint()})")
 
-    train_set = test_set = reader = None
+    train_set = test_set = meta = None
     try:
         if need_train:
             train_set = MotionDataset3D(cfg, cfg.subset_list, "train")
@@ -178,26 +182,23 @@ def load_datasets(cfg: Any, need_train: bool, need_test: bool) -> tuple[Dataset 
             reader = DataReaderH36M(n_frames=cfg.clip_len, sample_stride=cfg.sample_stride,
                                     data_stride_train=cfg.data_stride, data_stride_test=cfg.clip_len,
                                     dt_root=cfg.dt_root, dt_file=cfg.dt_file)
+            meta = EvalMetadata.from_reader(reader)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"cannot read the data: {exc}") from exc
     for name, ds in (("train", train_set), ("test", test_set)):
         if ds is not None and len(ds) == 0:
             folders = ", ".join(os.path.join(cfg.data_root, s, name) for s in cfg.subset_list)
             raise InputError(f"empty {name} dataset: no clips in {folders} ({_data_hint()})")
-    if reader is not None:
-        try:
-            _, split_id_test = reader.get_split_id()
-        except (ValueError, KeyError) as exc:
-            raise InputError(f"cannot read the data: {exc}") from exc
-        if len(split_id_test) != len(test_set):
+    if meta is not None:
+        if meta.num_clips != len(test_set):
             raise InputError(
-                f"{len(test_set)} test clips in {cfg.data_root} but {pkl} gives {len(split_id_test)} clips of "
+                f"{len(test_set)} test clips in {cfg.data_root} but {pkl} gives {meta.num_clips} clips of "
                 f"clip_len={cfg.clip_len}: convert the clips again with the same pickle and clip length")
         first = test_set[0][0]
-        if first.shape[0] != cfg.clip_len:
+        if first.shape[0] != meta.clip_len:
             raise InputError(f"test clips in {cfg.data_root} have {first.shape[0]} frames but clip_len is "
                              f"{cfg.clip_len}: convert the clips again with --clip-len {cfg.clip_len}")
-    return train_set, test_set, reader
+    return train_set, test_set, meta
 
 
 def default_workers(env: DistEnv) -> int:
@@ -278,7 +279,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
-def run_evaluation(model: nn.Module, test_set: Dataset, reader: Any, cfg: Any, env: DistEnv, *,
+def run_evaluation(model: nn.Module, test_set: Dataset, meta: EvalMetadata, cfg: Any, env: DistEnv, *,
                    batch_size: int, workers: int, amp_dtype: torch.dtype | None,
                    progress: bool = True) -> EvalResult | None:
     """Predict the test clips on all ranks, apply the protocol on rank 0 (``None`` elsewhere)."""
@@ -286,7 +287,7 @@ def run_evaluation(model: nn.Module, test_set: Dataset, reader: Any, cfg: Any, e
                           amp_dtype=amp_dtype, progress=progress)
     if not env.is_main:
         return None
-    return evaluate_h36m(preds, reader)
+    return evaluate_h36m(preds, meta)
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -297,11 +298,9 @@ def run(opts: TrainOptions, log: Any = print) -> RunSummary:
     if opts.amp not in AMP_DTYPES:
         raise InputError(f"--amp must be one of {', '.join(AMP_DTYPES)}, got '{opts.amp}'")
     cfg = load_config(opts.config, opts.overrides)
-    if cfg.train_2d:
-        raise InputError(f"{opts.config}: train_2d: true (2D PoseTrack/InstaVariety data) is not supported; "
-                         "set it to false")
-    if cfg.partial_train:
-        raise InputError(f"{opts.config}: partial_train is not supported; set it to null")
+    if cfg.clip_len > cfg.maxlen:  # a training/evaluation need: inference-only configs may leave clip_len out
+        raise ConfigError(f"{opts.config}: key 'clip_len' is {cfg.clip_len}; allowed: at most maxlen = "
+                          f"{cfg.maxlen} (the longest input the model takes)")
     try:
         env = setup_distributed(opts.device)
     except ValueError as exc:
@@ -313,8 +312,19 @@ def run(opts: TrainOptions, log: Any = print) -> RunSummary:
             local = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         return _run(opts, cfg, env, log)
+    except DataFormatError as exc:  # a bad clip met while training or evaluating
+        raise InputError(_worker_message(exc)) from exc
     finally:
         cleanup_distributed()
+
+
+def _worker_message(exc: Exception) -> str:
+    """The error's own message; a DataLoader worker's error carries the worker's traceback in its message,
+    whose last line is ``module.ErrorType: message``."""
+    text = str(exc).strip()
+    if "\n" in text:
+        text = text.splitlines()[-1].split(": ", 1)[-1]
+    return text
 
 
 def _silent(*_args: Any, **_kwargs: Any) -> None:
@@ -345,15 +355,15 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
 
     if evaluating:
         load_model_weights(model, opts.evaluate, strict=True)  # before touching the data: fail fast
-        _, test_set, reader = load_datasets(cfg, need_train=False, need_test=True)
+        _, test_set, meta = load_datasets(cfg, need_train=False, need_test=True)
         model.to(env.device)
         prepack_linear_layers(model)  # faster CPU float32 inference; a no-op elsewhere
         log(f"INFO: evaluating {opts.evaluate} on {len(test_set)} test clips")
-        result = run_evaluation(model, test_set, reader, cfg, env, batch_size=local_batch, workers=workers,
+        result = run_evaluation(model, test_set, meta, cfg, env, batch_size=local_batch, workers=workers,
                                 amp_dtype=amp_dtype, progress=opts.progress)
         if env.is_main:
             log(format_table(result))
-            out = results_path_for(opts.evaluate)
+            out = evaluation_path_for(opts.evaluate, opts.checkpoint)
             try:
                 save_results_json(out, result, {"checkpoint": opts.evaluate, "config": opts.config})
                 log(f"INFO: results saved to {out}")
@@ -361,13 +371,13 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
                 log(f"WARNING: could not save the results to {out}: {exc}")
         return RunSummary(result=result)
 
-    train_set, test_set, reader = load_datasets(cfg, need_train=True, need_test=need_test)
-    return train(model, cfg, opts, env, train_set, test_set, reader, local_batch=local_batch, workers=workers,
+    train_set, test_set, meta = load_datasets(cfg, need_train=True, need_test=need_test)
+    return train(model, cfg, opts, env, train_set, test_set, meta, local_batch=local_batch, workers=workers,
                  amp_dtype=amp_dtype, log=log)
 
 
 def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_set: Dataset,
-          test_set: Dataset | None, reader: Any, *, local_batch: int, workers: int,
+          test_set: Dataset | None, meta: EvalMetadata | None, *, local_batch: int, workers: int,
           amp_dtype: torch.dtype | None, log: Any = print) -> RunSummary:
     """The epoch loop: resume or fine-tune start, train, evaluate, decay lr, save checkpoints."""
     ckpt_dir = opts.checkpoint
@@ -436,7 +446,7 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
             elapsed = (time.time() - t0) / 60
             result = None
             if not cfg.no_eval:
-                result = run_evaluation(model, test_set, reader, cfg, env, batch_size=local_batch,
+                result = run_evaluation(model, test_set, meta, cfg, env, batch_size=local_batch,
                                         workers=workers, amp_dtype=amp_dtype, progress=opts.progress)
             epoch_lr = lr
             lr *= cfg.lr_decay

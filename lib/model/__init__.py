@@ -7,13 +7,14 @@ from typing import Any
 
 from torch import nn
 
+from lib.utils.released_model import RELEASED_SCT
+
 from .dstformer import DSTformer
 from .sctformer import SCTformer
 
 __all__ = ["build_model", "DSTformer", "SCTformer"]
 
 BACKBONES = ("SCT", "DSTformer")
-SCT_DEFAULT_RATIO = 0.6  # the released configuration
 
 
 def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -36,13 +37,13 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
         dim_in=3, dim_out=3,
         dim_feat=int(cfg["dim_feat"]), dim_rep=int(cfg["dim_rep"]), depth=int(cfg["depth"]),
         num_heads=int(cfg["num_heads"]), mlp_ratio=float(cfg["mlp_ratio"]),
-        num_joints=int(_get(cfg, "num_joints", 17)), maxlen=int(cfg["maxlen"]),
-        att_fuse=bool(_get(cfg, "att_fuse", True)),
+        num_joints=int(_get(cfg, "num_joints", RELEASED_SCT.num_joints)), maxlen=int(cfg["maxlen"]),
+        att_fuse=bool(_get(cfg, "att_fuse", RELEASED_SCT.att_fuse)),
         drop_rate=float(_get(cfg, "dropout", 0.0)), drop_path_rate=float(_get(cfg, "drop_path", 0.0)),
     )
     if backbone == "SCT":
         all_layers = list(range(common["depth"]))
-        return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", SCT_DEFAULT_RATIO)),
+        return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", RELEASED_SCT.dct_ratio)),
                          freq_prune_layer=list(_get(cfg, "freq_prune_layer", all_layers)),
                          line_pose_graph=bool(_get(cfg, "line_pose_graph", True)), **common)
     if backbone == "DSTformer":

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lib.utils.released_model import RELEASED_SCT
+
 from .dual_stream import DualStreamTransformer, layer_compress_ratios
 
 
@@ -33,9 +35,11 @@ class DSTformer(DualStreamTransformer):
         ``(B, T, J, dim_in) -> (B, T, J, dim_out)`` for ``1 <= T <= maxlen``.
     """
 
-    def __init__(self, dim_in: int = 3, dim_out: int = 3, dim_feat: int = 512, dim_rep: int = 512,
-                 depth: int = 5, num_heads: int = 8, mlp_ratio: float = 2.0, num_joints: int = 17,
-                 maxlen: int = 243, att_fuse: bool = True, dct_ratio: float = 1.0,
+    def __init__(self, dim_in: int = 3, dim_out: int = 3, dim_feat: int = RELEASED_SCT.dim_feat,
+                 dim_rep: int = RELEASED_SCT.dim_rep, depth: int = RELEASED_SCT.depth,
+                 num_heads: int = RELEASED_SCT.num_heads, mlp_ratio: float = RELEASED_SCT.mlp_ratio,
+                 num_joints: int = RELEASED_SCT.num_joints, maxlen: int = RELEASED_SCT.maxlen,
+                 att_fuse: bool = RELEASED_SCT.att_fuse, dct_ratio: float = 1.0,
                  freq_prune_layer: Sequence[int] = (), drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0):
         ratios = layer_compress_ratios(dct_ratio, freq_prune_layer, depth)

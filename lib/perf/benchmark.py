@@ -35,13 +35,13 @@ from torch import nn
 
 from lib.model import build_model
 from lib.utils.atomic_io import atomic_path, write_text_atomic
+from lib.utils.released_model import RELEASED_SCT
 
 from .cpu_inference import prepack_linear_layers
 from .flops import count_flops, count_parameters
 
 PRECISIONS = ("fp32", "bf16")
-RELEASED_MODEL = dict(dim_feat=512, dim_rep=512, depth=5, num_heads=8, mlp_ratio=2, maxlen=243, num_joints=17,
-                      att_fuse=True)
+RELEASED_MODEL = RELEASED_SCT.as_config()
 DEFAULT_BATCHES = {"cpu": (1, 4), "cuda": (1, 64)}
 """Batch sizes timed when none are given: latency (batch 1) and a throughput batch per device."""
 

@@ -1,83 +1,136 @@
 """Experiment configuration: load a YAML file, fill defaults, validate, apply ``key=value`` overrides.
 
 The YAML file is the whole experiment (MotionBERT's convention). Every key the project understands is
-listed in :data:`CONFIG_SCHEMA` with its type and default; an unknown key or a value of the wrong type is
-a :class:`ConfigError` that names the key and the file.
+listed in :data:`CONFIG_SCHEMA` with its type, default and allowed range (the model keys' defaults are
+the released model, :data:`lib.utils.released_model.RELEASED_SCT`). An unknown key, a value of the wrong
+type or outside its range is a :class:`ConfigError` naming the key, the value, what is allowed and the
+file, raised when the config is loaded (before any data is read). Keys of MotionBERT's configs that this
+project does not implement are listed in :data:`RETIRED_KEYS`: their "off" value is accepted with a
+warning, any other value is an error.
 """
 
 from __future__ import annotations
 
 import ast
+import logging
+import math
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from easydict import EasyDict
+
+from lib.utils.released_model import RELEASED_SCT
+
+_log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
     """A configuration file or override that cannot be used."""
 
 
+@dataclass(frozen=True)
+class Range:
+    """An interval of finite numbers; ``lo``/``hi`` ``None`` is unbounded. NaN and inf are outside every
+    range."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
+        below = self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
+        return bool(above and below and math.isfinite(value))
+
+    def __str__(self) -> str:
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        return f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+
+
+COUNT = Range(1)
+POSITIVE = Range(0, lo_open=True)
+NON_NEGATIVE = Range(0)
+PROBABILITY = Range(0, 1, hi_open=True)  # [0, 1): dropout, masking
+FRACTION = Range(0, 1, lo_open=True)  # (0, 1]: a share that cannot be zero
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: the accepted types, the default (used when the key is absent) and, for numbers,
+    the allowed range (``None``: any value of the type)."""
+
+    types: tuple[type, ...]
+    default: Any
+    allowed: Range | None = None
+
+
 _NUM = (int, float)
 _LIST = (list, tuple)
+_NONE = type(None)
+_MODEL = RELEASED_SCT
 
-# key: (accepted types, default). A default of ``None`` with types that exclude ``NoneType`` means the key
-# must be given; see REQUIRED_KEYS.
-CONFIG_SCHEMA: dict[str, tuple[tuple[type, ...], Any]] = {
+CONFIG_SCHEMA: dict[str, Key] = {
     # training
-    "epochs": ((int,), 90),
-    "checkpoint_frequency": ((int,), 30),
-    "batch_size": ((int,), 16),
-    "learning_rate": (_NUM, 0.0002),
-    "weight_decay": (_NUM, 0.01),
-    "lr_decay": (_NUM, 0.99),
-    "dropout": (_NUM, 0.0),
-    "drop_path": (_NUM, 0.0),
-    "finetune": ((bool,), False),
-    "partial_train": ((type(None), str), None),
-    "train_2d": ((bool,), False),
-    "no_eval": ((bool,), False),
+    "epochs": Key((int,), 90, COUNT),
+    "checkpoint_frequency": Key((int,), 30, COUNT),
+    "batch_size": Key((int,), 16, COUNT),
+    "learning_rate": Key(_NUM, 0.0002, POSITIVE),
+    "weight_decay": Key(_NUM, 0.01, NON_NEGATIVE),
+    "lr_decay": Key(_NUM, 0.99, FRACTION),
+    "dropout": Key(_NUM, 0.0, PROBABILITY),
+    "drop_path": Key(_NUM, 0.0, PROBABILITY),
+    "finetune": Key((bool,), False),
+    "no_eval": Key((bool,), False),
     # data
-    "data_root": ((str,), "data/motion3d/MB3D_f243s81/"),
-    "dt_root": ((str,), "data/motion3d"),
-    "dt_file": ((str,), "h36m_sh_conf_cam_source_final.pkl"),
-    "subset_list": (_LIST, ["H36M-SH"]),
-    "clip_len": ((int,), 243),
-    "data_stride": ((int,), 81),
-    "rootrel": ((bool,), True),
-    "sample_stride": ((int,), 1),
-    "num_joints": ((int,), 17),
-    "no_conf": ((bool,), False),
-    "gt_2d": ((bool,), False),
+    "data_root": Key((str,), "data/motion3d/MB3D_f243s81/"),
+    "dt_root": Key((str,), "data/motion3d"),
+    "dt_file": Key((str,), "h36m_sh_conf_cam_source_final.pkl"),
+    "subset_list": Key(_LIST, ["H36M-SH"]),
+    "clip_len": Key((int,), 243, COUNT),
+    "data_stride": Key((int,), 81, COUNT),
+    "rootrel": Key((bool,), True),
+    "sample_stride": Key((int,), 1, COUNT),
+    "num_joints": Key((int,), _MODEL.num_joints, COUNT),
+    "no_conf": Key((bool,), False),
+    "gt_2d": Key((bool,), False),
     # losses
-    "lambda_3d_velocity": (_NUM, 20.0),
-    "lambda_scale": (_NUM, 0.5),
-    "lambda_lv": (_NUM, 0.0),
-    "lambda_lg": (_NUM, 0.0),
-    "lambda_a": (_NUM, 0.0),
-    "lambda_av": (_NUM, 0.0),
+    "lambda_3d_velocity": Key(_NUM, 20.0, NON_NEGATIVE),
+    "lambda_scale": Key(_NUM, 0.5, NON_NEGATIVE),
+    "lambda_lv": Key(_NUM, 0.0, NON_NEGATIVE),
+    "lambda_lg": Key(_NUM, 0.0, NON_NEGATIVE),
+    "lambda_a": Key(_NUM, 0.0, NON_NEGATIVE),
+    "lambda_av": Key(_NUM, 0.0, NON_NEGATIVE),
     # augmentation
-    "synthetic": ((bool,), False),
-    "flip": ((bool,), True),
-    "mask_ratio": (_NUM, 0.0),
-    "mask_T_ratio": (_NUM, 0.0),
-    "noise": ((bool,), False),
-    "noise_path": ((type(None), str), None),
-    "d2c_params_path": ((type(None), str), None),
+    "synthetic": Key((bool,), False),
+    "flip": Key((bool,), True),
+    "mask_ratio": Key(_NUM, 0.0, PROBABILITY),
+    "mask_T_ratio": Key(_NUM, 0.0, PROBABILITY),
+    "noise": Key((bool,), False),
     # model
-    "backbone": ((str,), "SCT"),
-    "maxlen": ((int,), 243),
-    "dim_feat": ((int,), 512),
-    "mlp_ratio": (_NUM, 2),
-    "depth": ((int,), 5),
-    "dim_rep": ((int,), 512),
-    "num_heads": ((int,), 8),
-    "att_fuse": ((bool,), True),
-    # absent/null: the backbone's own default (SCT: the released 0.6 in every layer; DSTformer: none)
-    "dct_ratio": ((type(None), int, float), None),
-    "freq_prune_layer": ((type(None), list, tuple), None),
+    "backbone": Key((str,), "SCT"),
+    "maxlen": Key((int,), _MODEL.maxlen, COUNT),
+    "dim_feat": Key((int,), _MODEL.dim_feat, COUNT),
+    "mlp_ratio": Key(_NUM, _MODEL.mlp_ratio, POSITIVE),
+    "depth": Key((int,), _MODEL.depth, COUNT),
+    "dim_rep": Key((int,), _MODEL.dim_rep, COUNT),
+    "num_heads": Key((int,), _MODEL.num_heads, COUNT),
+    "att_fuse": Key((bool,), _MODEL.att_fuse),
+    # absent/null: the backbone's own default (SCT: the released ratio in every layer; DSTformer: none)
+    "dct_ratio": Key((_NONE, int, float), None, FRACTION),
+    "freq_prune_layer": Key((_NONE, list, tuple), None),
+}
+
+# MotionBERT's keys for features this project does not implement: key -> (the "off" value, what it asks for).
+RETIRED_KEYS: dict[str, tuple[Any, str]] = {
+    "train_2d": (False, "2D training on PoseTrack/InstaVariety"),
+    "partial_train": (None, "training only part of the network"),
+    "noise_path": (None, "MotionBERT's fitted 2D noise model (the 'noise' switch draws its own noise)"),
+    "d2c_params_path": (None, "MotionBERT's detection-to-confidence model"),
 }
 
 
@@ -88,27 +141,68 @@ def _type_ok(value: Any, types: tuple[type, ...]) -> bool:
 
 
 def _type_names(types: Iterable[type]) -> str:
-    names = {type(None): "null", list: "list", tuple: "list"}
+    names = {_NONE: "null", list: "list", tuple: "list"}
     return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
 
 
+def _drop_retired(cfg: dict[str, Any], source: str) -> None:
+    """Remove the retired keys from ``cfg``: a warning for the "off" value, a ConfigError for any other."""
+    for key in [k for k in cfg if k in RETIRED_KEYS]:
+        off, feature = RETIRED_KEYS[key]
+        value = cfg.pop(key)
+        if value != off or type(value) is not type(off):
+            raise ConfigError(f"{source}: key '{key}' is {value!r}, which asks for {feature}; this project does "
+                              f"not implement it: remove the key (or set it to {yaml.safe_dump(off).split()[0]})")
+        _log.warning("%s: key '%s' is not used by this project (%s is not implemented) and is ignored; "
+                     "remove it", source, key, feature)
+
+
+def _check_value(key: str, value: Any, source: str) -> None:
+    spec = CONFIG_SCHEMA[key]
+    if not _type_ok(value, spec.types):
+        raise ConfigError(f"{source}: key '{key}' must be {_type_names(spec.types)}, got {type(value).__name__} "
+                          f"{value!r}")
+    if spec.allowed is not None and value is not None and value not in spec.allowed:
+        kind = "an integer" if spec.types == (int,) else "a finite number"
+        null = " or null" if _NONE in spec.types else ""
+        raise ConfigError(f"{source}: key '{key}' is {value!r}; allowed: {kind} {spec.allowed}{null}")
+
+
+def _check_relations(cfg: Mapping[str, Any], source: str) -> None:
+    """Checks that involve more than one key (after defaults are filled)."""
+    if cfg["dim_feat"] % cfg["num_heads"]:
+        raise ConfigError(f"{source}: key 'dim_feat' is {cfg['dim_feat']}, which 'num_heads' = {cfg['num_heads']} "
+                          f"does not divide; allowed: a multiple of num_heads")
+    subsets = cfg["subset_list"]
+    if not subsets or not all(isinstance(s, str) and s for s in subsets):
+        raise ConfigError(f"{source}: key 'subset_list' is {subsets!r}; allowed: a non-empty list of clip "
+                          f"folder names (e.g. [H36M-SH])")
+    layers = cfg["freq_prune_layer"]
+    depth = cfg["depth"]
+    if layers is not None:
+        bad = [i for i in layers if not _type_ok(i, (int,)) or not 0 <= i < depth]
+        if bad:
+            raise ConfigError(f"{source}: key 'freq_prune_layer' is {list(layers)!r}; allowed: layer indices "
+                              f"from 0 to depth - 1 = {depth - 1} (or null)")
+
+
 def validate_config(cfg: Mapping[str, Any], source: str = "<config>") -> EasyDict:
-    """Check keys and types against :data:`CONFIG_SCHEMA`, fill defaults, and return an EasyDict."""
+    """Check keys, types and ranges against :data:`CONFIG_SCHEMA` (and :data:`RETIRED_KEYS`), fill
+    defaults, and return an EasyDict."""
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{source}: expected a mapping of key: value at the top level, got {type(cfg).__name__}")
-    for key, value in cfg.items():
+    given = dict(cfg)
+    _drop_retired(given, source)
+    for key, value in given.items():
         if key not in CONFIG_SCHEMA:
             raise ConfigError(f"{source}: unknown key '{key}' (known keys: see lib/utils/config.py)")
-        types, _ = CONFIG_SCHEMA[key]
-        if not _type_ok(value, types):
-            raise ConfigError(
-                f"{source}: key '{key}' must be {_type_names(types)}, got {type(value).__name__} {value!r}"
-            )
-    merged = {key: default for key, (_, default) in CONFIG_SCHEMA.items()}
-    merged.update(cfg)
+        _check_value(key, value, source)
+    merged = {key: spec.default for key, spec in CONFIG_SCHEMA.items()}
+    merged.update(given)
     for key in ("subset_list", "freq_prune_layer"):
         if merged[key] is not None:
             merged[key] = list(merged[key])
+    _check_relations(merged, source)
     return EasyDict(merged)
 
 
@@ -125,7 +219,7 @@ def parse_override(text: str) -> tuple[str, Any]:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError) as exc:
             raise ConfigError(f"override '{text}': cannot read value {raw!r}") from exc
-    types, _ = CONFIG_SCHEMA.get(key, ((), None))
+    types = CONFIG_SCHEMA[key].types if key in CONFIG_SCHEMA else ()
     if isinstance(value, str) and str not in types:  # YAML 1.1 reads '1e-3' as a string
         try:
             value = float(value)
@@ -138,7 +232,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> EasyDict:
-    """Read a YAML config, apply ``key=value`` overrides, validate, and fill defaults."""
+    """Read a YAML config, apply ``key=value`` overrides, validate (types and ranges), and fill defaults."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
@@ -153,7 +247,7 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> EasyD
     raw = dict(raw)
     for text in overrides:
         key, value = parse_override(text)
-        if key not in CONFIG_SCHEMA:
+        if key not in CONFIG_SCHEMA and key not in RETIRED_KEYS:
             raise ConfigError(f"override '{text}': unknown key '{key}'")
         raw[key] = value
     return validate_config(raw, source=path)
