@@ -256,6 +256,8 @@ def test_figure_setting_prefers_gpu_throughput_else_cpu_latency():
     (["--replot", "x.csv"], "--replot needs --figure"),
     (["--results", "sct"], "--results expects NAME=PATH"),
     (["--results", "sct=missing.json"], "missing.json"),
+    (["--targets", "missing.csv"], "missing.csv"),
+    (["--precisions", "tf32", "--device", "cpu"], "--precisions tf32 is a CUDA setting"),
 ])
 def test_cli_rejects_bad_input(args, message, capsys):
     assert _cli().main(args) == 2
@@ -436,3 +438,26 @@ def test_cuda_rows_report_peak_memory_and_tf32_flags():
     with timing.precision_context("cuda", "fp32"):
         assert not torch.backends.cuda.matmul.allow_tf32
     assert torch.backends.cuda.matmul.allow_tf32 == before
+
+
+def test_targets_file_and_checks(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("# comment\nmodel,precision,versus,versus_precision,device,batch,at_least,mode\n"
+                    "sct,fp32,dstformer,fp32,cpu,1,2.5,inference\nsct,bf16,dstformer,bf16,cpu,2,1.8,train\n")
+    targets = reports.read_targets(path)
+    assert targets == [reports.Target("sct", "fp32", "dstformer", "fp32", "cpu", 1, 2.5),
+                       reports.Target("sct", "bf16", "dstformer", "bf16", "cpu", 2, 1.8, "train")]
+    variants = [bench_rows.Variant("sct", "SCT", nn.Identity), bench_rows.Variant("dstformer", "DST", nn.Identity)]
+    results = [timing.Result("sct", "SCT", timing.Setting("cpu", "fp32", 1, 10), [10.0]),
+               timing.Result("dstformer", "DST", timing.Setting("cpu", "fp32", 1, 10), [30.0])]
+    report = bench.BenchmarkReport(variants, {}, results, {})
+    [(target, text, ratio)] = reports.target_checks(report, targets)  # the train target is for --train runs
+    assert target is targets[0] and text == "SCT fp32 vs DST fp32 (CPU, batch 1)" and math.isclose(ratio, 3.0)
+    assert "- SCT fp32 vs DST fp32 (CPU, batch 1): 3.00× (target ≥ 2.5×) — met" in reports.markdown_report(
+        report, targets=targets)
+    path.write_text("model,precision,versus,versus_precision,device,batch,at_least\nsct,fp32,x,fp32,cpu,one,2\n")
+    with pytest.raises(ValueError, match="target 1: batch must be an integer and at_least a number"):
+        reports.read_targets(path)
+    path.write_text("model,precision,versus\n")
+    with pytest.raises(ValueError, match="missing column"):
+        reports.read_targets(path)

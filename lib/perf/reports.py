@@ -16,7 +16,7 @@ from lib.utils.atomic_io import write_text_atomic
 
 from .benchmark import BenchmarkReport
 from .costs import Cost
-from .timing import Result, Setting
+from .timing import MODES, Result, Setting
 from .variants import Variant
 
 MIB = 2**20
@@ -151,7 +151,8 @@ def speedup_table(report: BenchmarkReport, key: str = "sct") -> str | None:
 @dataclass(frozen=True)
 class Target:
     """A speed target: ``model`` at ``precision`` reaches at least ``at_least`` times the frames per second of
-    ``versus`` at ``versus_precision``, on ``device`` at ``batch``."""
+    ``versus`` at ``versus_precision``, on ``device`` at ``batch``, in a run of ``mode`` (``'inference'`` or
+    ``'train'``)."""
 
     model: str
     precision: str
@@ -160,34 +161,46 @@ class Target:
     device: str
     batch: int
     at_least: float
+    mode: str = "inference"
 
 
 TARGET_FIELDS = ("model", "precision", "versus", "versus_precision", "device", "batch", "at_least")
+"""The columns a targets CSV must have; an optional ``mode`` column says ``inference`` (default) or ``train``."""
 
 
 def read_targets(path: str | os.PathLike) -> list[Target]:
-    """Read a CSV with the columns of :data:`TARGET_FIELDS` (e.g. ``docs/benchmark_targets.csv``)."""
+    """Read a CSV with the columns of :data:`TARGET_FIELDS` (e.g. ``docs/benchmark_targets.csv``); lines
+    starting with ``#`` are comments."""
     with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
+        reader = csv.DictReader(line for line in f if not line.startswith("#"))
         missing = set(TARGET_FIELDS) - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; "
                              f"expected a header '{','.join(TARGET_FIELDS)}'")
         targets = []
-        for number, row in enumerate(reader, start=2):
+        for number, row in enumerate(reader, start=1):
             try:
-                targets.append(Target(row["model"], row["precision"], row["versus"], row["versus_precision"],
-                                      row["device"], int(row["batch"]), float(row["at_least"])))
+                target = Target(row["model"], row["precision"], row["versus"], row["versus_precision"],
+                                row["device"], int(row["batch"]), float(row["at_least"]),
+                                row.get("mode") or "inference")
             except (TypeError, ValueError):
-                raise ValueError(f"{path}, line {number}: batch must be an integer and at_least a number") from None
+                raise ValueError(f"{path}: target {number}: batch must be an integer and at_least a number"
+                                 ) from None
+            if target.mode not in MODES:
+                raise ValueError(f"{path}: target {number}: mode must be one of {', '.join(MODES)}, "
+                                 f"got {target.mode!r}")
+            targets.append(target)
     return targets
 
 
 def target_checks(report: BenchmarkReport, targets: Sequence[Target]) -> list[tuple[Target, str, float]]:
-    """``(target, description, measured ratio)`` for every target whose two rows were measured."""
+    """``(target, description, measured ratio)`` for every target of the report's mode whose two rows were
+    measured."""
     labels = {v.key: v.label for v in report.variants}
     checks = []
     for t in targets:
+        if t.mode != report.mode:
+            continue
         num = report.result(t.model, t.device, t.precision, t.batch)
         den = report.result(t.versus, t.device, t.versus_precision, t.batch)
         if num and den:
