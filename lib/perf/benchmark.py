@@ -139,7 +139,8 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
         if device_models is None:
             models.clear()  # one device's models at a time
             device_models = models[setting.device] = {}
-            for variant in variants:
+            on_device = [s for s in settings if s.device == setting.device]
+            for variant in timed_rows(variants, on_device, keys_by_device):
                 device_models[variant.key] = _build(variant, setting, settings,
                                                     compile_mode if compile_models else None,
                                                     prepack_linear and mode == "inference")
