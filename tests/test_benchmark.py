@@ -364,10 +364,12 @@ def test_run_benchmark_train_mode_on_cpu():
 
 
 def test_cli_train_mode_writes_training_tables(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("\n".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in TINY.items()))
     out_md, out_csv = tmp_path / "t.md", tmp_path / "t.csv"
-    proc = _run_cli(tmp_path, "--train", "--models", "dstformer,sct", "--precisions", "fp32", "--no-flops",
-                    "--out-md", str(out_md), "--out-csv", str(out_csv))
-    assert proc.returncode == 0, proc.stderr
+    assert _cli().main(["--config", str(config), "--frames", "12", "--warmup", "1", "--repeats", "2", "--no-progress",
+                        "--device", "cpu", "--train", "--models", "dstformer,sct", "--precisions", "fp32",
+                        "--no-flops", "--out-md", str(out_md), "--out-csv", str(out_csv)]) == 0
     md = out_md.read_text()
     batch = bench.DEFAULT_TRAIN_BATCHES["cpu"][0]
     assert f"### Training step (AdamW) — CPU, batch {batch}, 12 frames" in md
