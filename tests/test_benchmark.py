@@ -119,8 +119,14 @@ def test_default_rows_cover_the_study():
     ("dstformer_sc0.5_layers1+0", "DSTformer", [0.5, 0.5]),
 ])
 def test_variant_keys_build_what_they_say(key, backbone, ratios):
-    model = bench_rows.variant_from_key(key, TINY).factory()
-    assert type(model).__name__ == backbone
+    """Every key builds its model; an @compile / @cudagraphs suffix keeps the model and names a compiled path."""
+    row = bench_rows.variant_from_key(key, TINY)
+    model = row.factory()
+    assert type(model).__name__ == backbone and row.compile_mode is None
+    for path, mode in (("compile", "default"), ("cudagraphs", "reduce-overhead")):
+        compiled = bench_rows.variant_from_key(f"{key}@{path}", TINY)
+        assert (compiled.key, compiled.label, compiled.compile_mode) == (f"{key}@{path}", f"{row.label} [{path}]", mode)
+        assert type(compiled.factory()).__name__ == backbone
     assert [float(r) for r in model.compress_ratios] == ratios
     assert model(torch.randn(1, 12, 17, 3)).shape == (1, 12, 17, 3)
 
@@ -254,7 +260,10 @@ def test_figure_setting_prefers_gpu_throughput_else_cpu_latency():
     (["--precisions", "fp8"], "--precisions"),
     (["--batch-sizes", "0"], "--batch-sizes must list positive integers"),
     (["--device", "tpu"], "--device: unknown tpu"),
-    (["--compile", "--warmup", "0"], "--compile compiles during the warm-up"),
+    (["--compile", "--warmup", "0"], "compile during the warm-up: use --warmup 1 or more"),
+    (["--models", "sct@compile", "--warmup", "0"], "compile during the warm-up: use --warmup 1 or more"),
+    (["--models", "dstformer,sct@cudagraphs", "--device", "cpu"], "@cudagraphs rows need --device cuda"),
+    (["--models", "sct@jit"], "--models: sct@jit: unknown inference path @jit; use @compile or @cudagraphs"),
     (["--replot", "x.csv"], "--replot needs --figure"),
     (["--results", "sct"], "--results expects NAME=PATH"),
     (["--results", "sct=missing.json"], "missing.json"),

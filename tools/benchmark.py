@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         batches = _int_list(args.batch_sizes, "--batch-sizes") if args.batch_sizes else None
         if args.warmup < 0 or (args.repeats is not None and args.repeats < 1):
             raise ValueError("--warmup must be >= 0 and --repeats >= 1")
-        if args.compile and args.warmup < 1:
-            raise ValueError("--compile compiles during the warm-up: use --warmup 1 or more")
+        if (args.compile or "@" in (args.models or "")) and args.warmup < 1:
+            raise ValueError("--compile and @compile/@cudagraphs rows compile during the warm-up: use --warmup 1 "
+                             "or more")
         if args.threads is not None and args.threads < 1:
             raise ValueError("--threads must be >= 1")
         result_names = [item.partition("=")[0] for item in args.results]
@@ -195,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             raise ValueError(f"--models: {exc}") from None
         _check_result_rows(result_names, variants)
+        if any(v.compile_mode == "reduce-overhead" for v in variants) and devices != ["cuda"]:
+            raise ValueError("--models: @cudagraphs rows need --device cuda")
     except (ValueError, ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

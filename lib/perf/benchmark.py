@@ -127,8 +127,10 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     if warmup < 0 or min(_per_device(repeats, s.device) for s in settings) < 1:
         raise ValueError("need repeats >= 1 and warmup >= 0")
-    if compile_models and warmup < 1:
+    if (compile_models or any(v.compile_mode for v in variants)) and warmup < 1:
         raise ValueError("torch.compile compiles during the warm-up: need warmup >= 1")
+    if any(v.compile_mode == "reduce-overhead" for v in variants) and any(s.device != "cuda" for s in settings):
+        raise ValueError("CUDA graphs (@cudagraphs rows) need --device cuda")
     variants = timed_rows(variants, settings, keys_by_device)
     costs = measure_costs(variants, settings[0].frames, progress) if count_cost else {}
     measure = measure_train_setting if mode == "train" else measure_setting
@@ -141,8 +143,8 @@ def run_benchmark(variants: Sequence[Variant], settings: Sequence[Setting], warm
             device_models = models[setting.device] = {}
             on_device = [s for s in settings if s.device == setting.device]
             for variant in timed_rows(variants, on_device, keys_by_device):
-                device_models[variant.key] = _build(variant, setting, settings,
-                                                    compile_mode if compile_models else None,
+                row_mode = variant.compile_mode or (compile_mode if compile_models else None)
+                device_models[variant.key] = _build(variant, setting, settings, row_mode,
                                                     prepack_linear and mode == "inference")
         chosen = {v.key: device_models[v.key] for v in rows_in_setting(variants, setting, keys_by_device)}
         labels = {v.key: v.label for v in variants}

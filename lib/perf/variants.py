@@ -7,6 +7,7 @@ compress only some layers, and ``reference_sct`` (the plain :class:`lib.perf.ref
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Variant:
             ``'implementation'``: the comparison with the plain reference).
         precisions: precisions measured for this row (a subset of the run's precisions).
         plain: a deliberately unoptimised baseline; run-wide optimisations (``prepack_linear``) skip it.
+        compile_mode: ``torch.compile``'s mode for this row (``None``: eager unless the whole run compiles).
     """
 
     key: str
@@ -44,6 +46,7 @@ class Variant:
     groups: tuple[str, ...] = ("efficiency",)
     precisions: tuple[str, ...] = PRECISIONS
     plain: bool = False
+    compile_mode: str | None = None
 
 
 
@@ -59,7 +62,11 @@ VARIANT_KEY_HELP = (
     "dstformer (MotionBERT's backbone); dstformer_sc<σ> (SCT's spectral compression plugged into every "
     "layer, e.g. dstformer_sc0.6); sct (the released SCT, σ=0.6 in every layer); sct_sigma<σ> (SCT with "
     "another σ, e.g. sct_sigma0.45); a _layers<i>+<j>... suffix on the last two compresses only those layers "
-    "(0-based, e.g. sct_sigma0.6_layers3+4); reference_sct (the plain reference implementation)")
+    "(0-based, e.g. sct_sigma0.6_layers3+4); reference_sct (the plain reference implementation); an "
+    "@compile or @cudagraphs suffix on any key times that model through torch.compile or CUDA graphs (e.g. "
+    "sct@compile beside sct, to compare the inference paths in one run)")
+COMPILED_PATHS = {"compile": "default", "cudagraphs": "reduce-overhead"}
+"""Key suffixes (``@compile``, ``@cudagraphs``) and the ``torch.compile`` mode each stands for."""
 _KEY_PATTERN = re.compile(r"^(?P<kind>dstformer_sc|sct_sigma)(?P<ratio>\d*\.?\d+)"
                           r"(?:_layers(?P<layers>\d+(?:\+\d+)*))?$")
 
@@ -72,6 +79,13 @@ def variant_from_key(key: str, base: Mapping[str, Any] | None = None,
         ValueError: an unknown key, a ratio outside (0, 1], a layer index outside the model's depth, or
             ``reference_sct`` without a ``reference_factory``.
     """
+    name, at, path = key.partition("@")
+    if at:
+        if path not in COMPILED_PATHS:
+            raise ValueError(f"{key}: unknown inference path @{path}; use @{' or @'.join(COMPILED_PATHS)}")
+        row = variant_from_key(name, base, reference_factory)
+        return dataclasses.replace(row, key=key, label=f"{row.label} [{path}]", note=f"{row.note}; {path}",
+                                   compile_mode=COMPILED_PATHS[path])
     depth = int((base or RELEASED_MODEL)["depth"])
     every = list(range(depth))
 
