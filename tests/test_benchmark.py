@@ -6,7 +6,6 @@ import csv
 import importlib.util
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -176,8 +175,7 @@ def _run_cli(tmp_path, *extra: str) -> subprocess.CompletedProcess:
     config.write_text("\n".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in TINY.items()))
     cmd = [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--config", str(config), "--frames", "12",
            "--warmup", "0", "--repeats", "2", "--no-progress", "--device", "cpu", *extra]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
 @pytest.mark.slow

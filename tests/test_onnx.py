@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,8 +149,7 @@ def test_cli_exports_sct_with_dynamic_frames(tmp_path):
     out = tmp_path / "sub" / "sct.onnx"
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "export_onnx.py"), "--config", str(config),
                            "--dynamic-frames", "--repeats", "1", "--threads", "1", "--no-optimize", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "compression ratio per layer [0.6, 0.6]; dynamic frames" in proc.stderr
     checks = [line for line in proc.stdout.splitlines() if line.startswith("check:")]
