@@ -14,12 +14,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from lib.model import build_model  # noqa: E402
-from lib.model.spectral import (  # noqa: E402
-    SpectralCompression,
-    compressed_length,
-    integer_ratio,
-    spectral_compress,
-)
+from lib.model.dynamic_length import integer_ratio  # noqa: E402
+from lib.model.spectral import SpectralCompression, compressed_length, spectral_compress  # noqa: E402
 from lib.perf.onnx_export import (  # noqa: E402
     OnnxExportError,
     check_lengths,

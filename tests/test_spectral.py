@@ -78,7 +78,7 @@ def test_module_caches_operator_per_length_and_dtype():
     module(torch.randn(1, 243, 2, 2))
     module(torch.randn(1, 100, 2, 2))
     module(torch.randn(1, 100, 2, 2, dtype=torch.float64))
-    assert {(k[0], k[2]) for k in module._operators} == {
+    assert {(k[0], k[2]) for k in module.operators.keys()} == {
         (100, torch.float32), (100, torch.float64), (243, torch.float32)}
 
 

@@ -47,12 +47,14 @@ class MultiHeadSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, J, C = x.shape
         H = self.num_heads
-        qkv = self.qkv(x).view(B, T, J, 3, H, C // H)
-        # 4-D (batch, heads, sequence, channels) inputs let SDPA use its fused CPU and GPU kernels
+        # split q, k, v in the layout of the qkv output, so that the backward pass assembles their gradients
+        # directly in that layout (no transposed copy); 4-D (batch, heads, sequence, channels) inputs let
+        # SDPA use its fused CPU and GPU kernels
+        q, k, v = self.qkv(x).view(B, T, J, 3, H, C // H).unbind(3)  # each (B, T, J, H, c)
         if self.mode == SPATIAL:
-            q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, B * T, H, J, C // H).unbind(0)
+            q, k, v = (t.transpose(2, 3).reshape(B * T, H, J, C // H) for t in (q, k, v))
         else:
-            q, k, v = qkv.permute(3, 0, 2, 4, 1, 5).reshape(3, B * J, H, T, C // H).unbind(0)
+            q, k, v = (t.permute(0, 2, 3, 1, 4).reshape(B * J, H, T, C // H) for t in (q, k, v))
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
         if self.mode == SPATIAL:
             out = out.view(B, T, H, J, C // H).transpose(2, 3)  # (B, T, J, H, c)

@@ -1,5 +1,11 @@
-"""Transformer building blocks shared by SCT and DSTformer: MLP, stochastic depth, the spatio-temporal
-block of one stream, and the learned fusion of the two streams.
+"""Transformer building blocks shared by SCT and MotionBERT's DSTformer baseline: MLP, stochastic depth,
+the spatio-temporal block of one stream, and the learned fusion of the two streams.
+
+The two models differ here only in the residual of an attention sub-layer, chosen by the block's
+``normed_residual`` flag:
+
+- SCT (``normed_residual=True``): ``y = LN(x)' + Attn(LN(x)')``, where ``'`` marks spectral compression;
+- DSTformer (``normed_residual=False``, pre-norm): ``y = x' + Attn(LN(x)')``.
 
 All tensors are ``(B, T, J, C)``: batch, frames, joints, channels.
 """
@@ -14,10 +20,6 @@ from .attention import SPATIAL, TEMPORAL, MultiHeadSelfAttention
 from .spectral import SpectralCompression
 
 LAYER_NORM_EPS = 1e-6  # the released SCT and MotionBERT models use 1e-6 everywhere
-
-# residual conventions of an attention sub-layer
-RESIDUAL_NORMED = "normed"  # SCT: y = LN(x)' + Attn(LN(x)'), where ' marks spectral compression
-RESIDUAL_INPUT = "input"  # pre-norm transformer (MotionBERT): y = x + Attn(LN(x))
 
 
 class Mlp(nn.Module):
@@ -60,7 +62,8 @@ class SpatioTemporalBlock(nn.Module):
         num_heads: attention heads.
         mlp_ratio: MLP hidden width as a multiple of ``dim``.
         order: ``'st'`` runs the spatial sub-layer first, ``'ts'`` the temporal one.
-        residual: ``'normed'`` (SCT) or ``'input'`` (pre-norm, MotionBERT); see the module constants.
+        normed_residual: the attention sub-layers add their output to the normalised input (SCT) instead
+            of the input itself (pre-norm, DSTformer); see the module docstring.
         compress_ratio: spectral compression ratio applied to the normalised input of the temporal
             attention (1 = none). The block then returns ``ceil(T * compress_ratio)`` frames.
         drop, attn_drop, drop_path: dropout rates.
@@ -69,15 +72,13 @@ class SpatioTemporalBlock(nn.Module):
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, order: str = "st",
-                 residual: str = RESIDUAL_NORMED, compress_ratio: float = 1.0, drop: float = 0.0,
+                 normed_residual: bool = True, compress_ratio: float = 1.0, drop: float = 0.0,
                  attn_drop: float = 0.0, drop_path: float = 0.0):
         super().__init__()
         if order not in ("st", "ts"):
             raise ValueError(f"order must be 'st' or 'ts', got {order!r}")
-        if residual not in (RESIDUAL_NORMED, RESIDUAL_INPUT):
-            raise ValueError(f"residual must be '{RESIDUAL_NORMED}' or '{RESIDUAL_INPUT}', got {residual!r}")
         self.order = order
-        self.residual = residual
+        self.normed_residual = bool(normed_residual)
         hidden = int(dim * mlp_ratio)
         self.norm1_s = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.norm1_t = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
@@ -94,9 +95,9 @@ class SpatioTemporalBlock(nn.Module):
         normed = norm(x)
         if compress and self.compress is not None:
             normed = self.compress(normed)
-            if self.residual == RESIDUAL_INPUT:
+            if not self.normed_residual:
                 x = self.compress(x)
-        base = normed if self.residual == RESIDUAL_NORMED else x
+        base = normed if self.normed_residual else x
         return base + self.drop_path(attn(normed))
 
     def _mlp(self, x: torch.Tensor, norm: nn.LayerNorm, mlp: nn.Module) -> torch.Tensor:

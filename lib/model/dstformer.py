@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .blocks import RESIDUAL_INPUT
-from .dual_stream import OUTPUT_LAST, DualStreamTransformer, layer_compress_ratios
+from .dual_stream import DualStreamTransformer, layer_compress_ratios
 
 
 class DSTformer(DualStreamTransformer):
@@ -42,6 +41,6 @@ class DSTformer(DualStreamTransformer):
         ratios = layer_compress_ratios(dct_ratio, freq_prune_layer, depth)
         super().__init__(dim_in=dim_in, dim_out=dim_out, dim_feat=dim_feat, dim_rep=dim_rep, depth=depth,
                          num_heads=num_heads, mlp_ratio=mlp_ratio, num_joints=num_joints, maxlen=maxlen,
-                         att_fuse=att_fuse, compress_ratios=ratios, residual=RESIDUAL_INPUT,
-                         output_mode=OUTPUT_LAST, parents=None, drop_rate=drop_rate,
+                         att_fuse=att_fuse, compress_ratios=ratios, normed_residual=False,
+                         sum_layer_outputs=False, parents=None, drop_rate=drop_rate,
                          attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate)

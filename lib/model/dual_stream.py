@@ -11,35 +11,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-try:
-    from torch.fx.experimental.symbolic_shapes import statically_known_true
-except ImportError:  # older torch: only concrete lengths are compared
-    def statically_known_true(x) -> bool:
-        return isinstance(x, bool) and x
-
-from .blocks import LAYER_NORM_EPS, RESIDUAL_NORMED, SpatioTemporalBlock, fuse_streams
+from .blocks import LAYER_NORM_EPS, SpatioTemporalBlock, fuse_streams
+from .interpolation import TimeInterpolation
 from .line_pose_graph import LinePoseGraph
-
-OUTPUT_SUM_ALL = "sum_all"  # SCT: every layer's output, interpolated back to T frames, summed
-OUTPUT_LAST = "last"  # DSTformer: the last layer's output (interpolated back to T if it was compressed)
-
-
-def interpolate_time(x: torch.Tensor, length: int) -> torch.Tensor:
-    """Linear interpolation of ``(B, T', J, C)`` along time to ``length`` frames (``align_corners=False``).
-
-    Returns ``x`` itself when the lengths are equal; with symbolic lengths (a dynamic-length export) only
-    when they are the same expression, since an equality that depends on the length would specialise the
-    export (the resampling is then an exact identity where the lengths happen to coincide).
-    """
-    if statically_known_true(x.shape[1] == length):
-        return x
-    B, Tc, J, C = x.shape
-    flat = x.permute(0, 2, 3, 1).reshape(B, J * C, Tc)
-    out = F.interpolate(flat, size=length, mode="linear", align_corners=False)
-    return out.reshape(B, J, C, length).permute(0, 3, 1, 2)
 
 
 def layer_compress_ratios(dct_ratio: float, freq_prune_layer: Sequence[int], depth: int) -> list[float]:
@@ -71,8 +47,11 @@ class DualStreamTransformer(nn.Module):
         maxlen: longest sequence (size of the temporal embedding).
         att_fuse: learned fusion of the two streams (else their mean).
         compress_ratios: per layer spectral compression ratio of the temporal attention (1 = none).
-        residual: ``'normed'`` (SCT) or ``'input'`` (pre-norm) attention residuals.
-        output_mode: ``'sum_all'`` or ``'last'`` (see module constants).
+        normed_residual: attention residuals from the normalised input (SCT) instead of the input
+            (pre-norm, DSTformer); see :mod:`lib.model.blocks`.
+        sum_layer_outputs: the head reads the sum of every layer's output, each interpolated back to ``T``
+            frames (SCT), instead of the last layer's output, interpolated back to ``T`` frames if it was
+            compressed (DSTformer).
         parents: skeleton parent list; when given, the Line Pose Graph doubles the input channels.
         drop_rate, attn_drop_rate, drop_path_rate: regularisation (drop path grows linearly with depth).
     Shapes:
@@ -82,12 +61,10 @@ class DualStreamTransformer(nn.Module):
     def __init__(self, dim_in: int = 3, dim_out: int = 3, dim_feat: int = 256, dim_rep: int = 512,
                  depth: int = 5, num_heads: int = 8, mlp_ratio: float = 4.0, num_joints: int = 17,
                  maxlen: int = 243, att_fuse: bool = True, compress_ratios: Sequence[float] | None = None,
-                 residual: str = RESIDUAL_NORMED, output_mode: str = OUTPUT_SUM_ALL,
+                 normed_residual: bool = True, sum_layer_outputs: bool = True,
                  parents: Sequence[int] | None = None, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0):
         super().__init__()
-        if output_mode not in (OUTPUT_SUM_ALL, OUTPUT_LAST):
-            raise ValueError(f"output_mode must be '{OUTPUT_SUM_ALL}' or '{OUTPUT_LAST}', got {output_mode!r}")
         ratios = [1.0] * depth if compress_ratios is None else [float(r) for r in compress_ratios]
         if len(ratios) != depth:
             raise ValueError(f"compress_ratios has {len(ratios)} entries for depth {depth}")
@@ -95,14 +72,14 @@ class DualStreamTransformer(nn.Module):
             raise ValueError(f"parent list has {len(parents)} entries for num_joints {num_joints}")
         self.maxlen = maxlen
         self.num_joints = num_joints
-        self.output_mode = output_mode
+        self.sum_layer_outputs = bool(sum_layer_outputs)
         self.compress_ratios = ratios
         self.line_pose_graph = LinePoseGraph(parents) if parents is not None else None
         embed_in = dim_in * 2 if parents is not None else dim_in
         self.joints_embed = nn.Linear(embed_in, dim_feat)
         self.pos_drop = nn.Dropout(drop_rate)
         drop_path = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear in depth
-        hidden = dict(dim=dim_feat, num_heads=num_heads, mlp_ratio=mlp_ratio, residual=residual,
+        hidden = dict(dim=dim_feat, num_heads=num_heads, mlp_ratio=mlp_ratio, normed_residual=normed_residual,
                       drop=drop_rate, attn_drop=attn_drop_rate)
         self.blocks_st = nn.ModuleList(
             SpatioTemporalBlock(order="st", compress_ratio=r, drop_path=p, **hidden)
@@ -122,6 +99,7 @@ class DualStreamTransformer(nn.Module):
         self.temp_embed = nn.Parameter(torch.zeros(1, maxlen, 1, dim_feat))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_joints, dim_feat))
         self.ts_attn = nn.ModuleList(nn.Linear(dim_feat * 2, 2) for _ in range(depth)) if att_fuse else None
+        self.interpolate = TimeInterpolation()  # back to T frames; no parameters
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -169,10 +147,10 @@ class DualStreamTransformer(nn.Module):
         for idx, (block_st, block_ts) in enumerate(zip(self.blocks_st, self.blocks_ts, strict=True)):
             fuse = self.ts_attn[idx] if self.ts_attn is not None else None
             x = fuse_streams(block_st(x), block_ts(x), fuse)
-            if self.output_mode == OUTPUT_SUM_ALL:
-                layer_out = interpolate_time(x, T)
+            if self.sum_layer_outputs:
+                layer_out = self.interpolate(x, T)
                 total = layer_out if total is None else total + layer_out
-        return total if self.output_mode == OUTPUT_SUM_ALL else interpolate_time(x, T)
+        return total if self.sum_layer_outputs else self.interpolate(x, T)
 
     def forward(self, x: torch.Tensor, return_rep: bool = False) -> torch.Tensor:
         """``(B, T, J, dim_in) -> (B, T, J, dim_out)``; with ``return_rep`` the ``(B, T, J, dim_rep)``

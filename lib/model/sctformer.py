@@ -15,8 +15,7 @@ from collections.abc import Sequence
 
 from lib.utils.skeleton import H36M_PARENTS
 
-from .blocks import RESIDUAL_NORMED
-from .dual_stream import OUTPUT_SUM_ALL, DualStreamTransformer, layer_compress_ratios
+from .dual_stream import DualStreamTransformer, layer_compress_ratios
 
 
 class SCTformer(DualStreamTransformer):
@@ -45,6 +44,6 @@ class SCTformer(DualStreamTransformer):
         ratios = layer_compress_ratios(dct_ratio, freq_prune_layer, depth)
         super().__init__(dim_in=dim_in, dim_out=dim_out, dim_feat=dim_feat, dim_rep=dim_rep, depth=depth,
                          num_heads=num_heads, mlp_ratio=mlp_ratio, num_joints=num_joints, maxlen=maxlen,
-                         att_fuse=att_fuse, compress_ratios=ratios, residual=RESIDUAL_NORMED,
-                         output_mode=OUTPUT_SUM_ALL, parents=parents, drop_rate=drop_rate,
+                         att_fuse=att_fuse, compress_ratios=ratios, normed_residual=True,
+                         sum_layer_outputs=True, parents=parents, drop_rate=drop_rate,
                          attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate)

@@ -7,10 +7,11 @@ size is always dynamic. The number of frames is fixed (``T = frames``), or dynam
 - fixed ``T``: each compression operator is the ``(T', T)`` float32 constant that eager PyTorch uses;
 - dynamic ``T``: the graph computes each operator from ``T`` (the same float64 formulas as eager PyTorch,
   then cast to float32; :mod:`lib.model.spectral`) and each ``T' = ceil(T * sigma)`` in int64 arithmetic
-  that reproduces the eager lengths exactly, and resamples every layer's output back to ``T`` frames
-  with a ``Resize`` of dynamic size. Building the operators costs a few small float64 matrix products per
-  call (not measurable next to the model at 243 frames); the file is slightly smaller than a fixed-``T``
-  one, which stores the operators.
+  that reproduces the eager lengths exactly (:mod:`lib.model.dynamic_length`), and builds each
+  ``(T, T')`` interpolation matrix back to ``T`` frames from the symbolic lengths (a ``Resize`` of the
+  ``T'`` unit vectors, :mod:`lib.model.interpolation`). Building the operators costs a few small matrix
+  products per call (not measurable next to the model at 243 frames); the file is slightly smaller than a
+  fixed-``T`` one, which stores the operators.
 
 :func:`check_lengths` lists the frame counts a dynamic file is verified on (the shortest ones, odd ones,
 ``maxlen``).
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib.model.spectral import LENGTH_CHECKED_UP_TO, integer_ratio
+from lib.model.dynamic_length import LENGTH_CHECKED_UP_TO, integer_ratio
 from lib.utils.atomic_io import atomic_path
 
 INPUT_NAME = "keypoints_2d"

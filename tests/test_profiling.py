@@ -1,0 +1,40 @@
+"""torch.profiler tables of a forward pass and of a training step (tools/profile_model.py)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lib.model import build_model
+from lib.perf.profiling import ProfileSetting, profile_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_profile_table_of_a_tiny_model(tiny_sct_config, train):
+    model = build_model(tiny_sct_config)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    table = profile_table(model, ProfileSetting(batch=1, frames=27, train=train, warmup=0, steps=1), row_limit=50)
+    assert "Self CPU" in table and "aten::addmm" in table
+    assert ("autograd::engine" in table) == train  # a training step runs backward
+    changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert changed == train  # and an optimizer step
+
+
+@pytest.mark.slow
+def test_cli_profiles_and_refuses_bad_input(tmp_path):
+    tool = str(ROOT / "tools" / "profile_model.py")
+    small = ["--override", "dim_feat=16", "--override", "dim_rep=16", "--override", "depth=1",
+             "--override", "num_heads=2", "--override", "freq_prune_layer=[0]"]
+    done = subprocess.run([sys.executable, tool, *small, "--frames", "9", "--steps", "1", "--warmup", "0",
+                           "--train", "--rows", "5"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("SCT training step, batch 1, 9 frames, fp32, cpu")
+    assert "Self CPU time total" in done.stdout
+    bad = subprocess.run([sys.executable, tool, "--frames", "999"], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: --frames must be between 1 and the config's maxlen 243"
