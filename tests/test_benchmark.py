@@ -381,6 +381,7 @@ def test_cli_train_mode_writes_training_tables(tmp_path):
     batch = bench.DEFAULT_TRAIN_BATCHES["cpu"][0]
     assert f"### Training step (AdamW) — CPU, batch {batch}, 12 frames" in md
     assert "### SCT's frames per second over DSTformer's (train)" in md
+    assert "### Implementation" not in md  # only where the plain reference was timed
     with open(out_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     assert {r["mode"] for r in rows} == {"train"} and {r["peak_mib"] for r in rows} == {""}
