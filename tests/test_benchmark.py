@@ -27,6 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dim_feat=16, dim_rep=16, depth=2, num_heads=2, mlp_ratio=2, maxlen=12, num_joints=17, att_fuse=True)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run on one thread: on a loaded machine two threads of a tiny model mostly wait on each other
+    (the CLI's --threads changes the setting for the whole process, so it is restored after every test)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _cli():
     """``tools/benchmark.py`` as a module, to call its ``main`` in-process."""
     spec = importlib.util.spec_from_file_location("benchmark_cli", ROOT / "tools" / "benchmark.py")
