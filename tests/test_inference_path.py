@@ -37,7 +37,8 @@ def test_rejects_unknown_path_and_cudagraphs_without_cuda(tiny_sct_config):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("path", ["eager", "compile", "cudagraphs"])
+@pytest.mark.parametrize("path", ["eager", pytest.param("compile", marks=pytest.mark.slow),
+                                  pytest.param("cudagraphs", marks=pytest.mark.slow)])
 def test_cuda_paths_match_eager(tiny_sct_config, path):
     torch.manual_seed(0)
     model = build_model(tiny_sct_config)
