@@ -12,7 +12,7 @@ import yaml
 import train
 from lib.engine.trainer import TrainOptions
 from lib.model import DSTformer, SCTformer, build_model
-from lib.perf.benchmark import RELEASED_MODEL
+from lib.perf.variants import RELEASED_MODEL
 from lib.utils.config import CONFIG_SCHEMA, RETIRED_KEYS, ConfigError, load_config
 from lib.utils.released_model import RELEASED_SCT
 from tests.conftest import REPO_ROOT

@@ -2,12 +2,15 @@
 in one run.
 
 Prints (and writes as Markdown and CSV) the parameters and FLOPs of every model, and its milliseconds and
-frames per second at batch 1 and at a throughput batch, float32 and bfloat16, on the CPU and on CUDA when a
-GPU is visible, with ratios to DSTformer beside each row; optionally draws the Pareto figure.
+frames per second at batch 1 and at throughput batches, float32 and bfloat16 (on CUDA also float32 with
+TF32), on the CPU and on CUDA when a GPU is visible, with ratios to DSTformer beside each row and SCT's
+speed-up over DSTformer per setting; with --train the same for one AdamW training step, with clips per
+second and (on CUDA) peak memory; optionally draws the Pareto figure.
 
 Examples:
-    python tools/benchmark.py                                  # CPU (+ CUDA if present), all rows
-    python tools/benchmark.py --device cuda --batch-sizes 1,64 # GPU only: latency and throughput
+    python tools/benchmark.py                                  # CPU (+ CUDA if present), default rows
+    python tools/benchmark.py --device cuda                    # GPU only: batch 1, 64, 256; fp32, tf32, bf16
+    python tools/benchmark.py --device cuda --train            # GPU training step: batch 16, 64
     python tools/benchmark.py --models dstformer,sct,sct_sigma0.45,sct_sigma0.6_layers3+4 --batch-sizes 1
     python tools/benchmark.py --figure figure/pareto_frontier.png --accuracy docs/benchmark_accuracy.csv \\
         --results sct=checkpoint/best_epoch_results.json
@@ -16,50 +19,61 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 MODEL_KEYS = ("dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints", "att_fuse")
 DEVICES = ("cpu", "cuda")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from lib.perf.benchmark import DEFAULT_BATCHES, VARIANT_KEY_HELP, default_variant_keys
+    from lib.perf.benchmark import DEFAULT_BATCHES, DEFAULT_PRECISIONS, DEFAULT_REPEATS, DEFAULT_TRAIN_BATCHES
+    from lib.perf.variants import CUDA_DEFAULT_KEYS, VARIANT_KEY_HELP, default_variant_keys
+
+    def per_device(table: dict) -> str:
+        return ", ".join(f"{','.join(map(str, v))} on {d.upper()}" for d, v in table.items())
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default=None,
                    help="where to time the models: cpu, cuda or cpu,cuda (default: the CPU, plus CUDA when a GPU "
                         "is visible)")
-    p.add_argument("--precisions", default="fp32,bf16",
-                   help="comma list of fp32 and/or bf16 (bfloat16 autocast); default fp32,bf16")
+    p.add_argument("--train", action="store_true",
+                   help="time one training step (forward, the release's loss, backward, AdamW update) instead of "
+                        "one forward pass; reports clips/s, frames/s and, on CUDA, peak memory")
+    p.add_argument("--precisions", default=None,
+                   help="comma list of fp32 (on CUDA: TF32 off), tf32 (CUDA only: float32 with TF32 matrix "
+                        "products) and bf16 (bfloat16 autocast); default: " + per_device(DEFAULT_PRECISIONS))
     p.add_argument("--batch-sizes", default=None,
                    help="comma list of batch sizes for every device; default: latency and throughput, "
-                        + ", ".join(f"{','.join(map(str, b))} on {d.upper()}" for d, b in DEFAULT_BATCHES.items()))
+                        + per_device(DEFAULT_BATCHES) + "; with --train " + per_device(DEFAULT_TRAIN_BATCHES))
     p.add_argument("--frames", type=int, default=243, help="frames per clip (default 243, at most maxlen)")
     p.add_argument("--warmup", type=int, default=2,
                    help="untimed calls per model and setting (default 2; at least 1 with --compile)")
-    p.add_argument("--repeats", type=int, default=10,
+    p.add_argument("--repeats", type=int, default=None,
                    help="timed calls per model and setting, interleaved across models; the median is reported "
-                        "(default 10)")
+                        "(default: " + ", ".join(f"{n} on {d.upper()}" for d, n in DEFAULT_REPEATS.items()) + ")")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--clock", choices=("wall", "process"), default="wall",
                    help="CPU timing: wall clock (default) or this process's CPU time, which with --threads 1 is "
                         "the compute time even when other programs load the machine")
     p.add_argument("--prepack-linear", action=argparse.BooleanOptionalAction, default=True,
                    help="run the linear layers of every row except the plain reference on oneDNN with packed "
-                        "weights, as evaluation and the demo do (CPU float32 only; see "
+                        "weights, as evaluation and the demo do (CPU float32 inference only; see "
                         "lib/perf/cpu_inference.py); --no-prepack-linear times plain eager PyTorch (default: on)")
     p.add_argument("--compile", action="store_true", help="wrap every model in torch.compile before timing")
+    p.add_argument("--compile-mode", choices=("default", "reduce-overhead", "max-autotune"), default="default",
+                   help="torch.compile's mode with --compile (reduce-overhead: CUDA graphs); default: default")
     p.add_argument("--config", default=None,
                    help="YAML config whose model sizes (dim_feat, depth, ...) replace the released ones")
     p.add_argument("--models", default=None,
-                   help="comma list of rows to run. Keys: " + VARIANT_KEY_HELP + ". Default (depth 5): "
-                        + ", ".join(default_variant_keys(5)))
+                   help="comma list of rows to run on every device. Keys: " + VARIANT_KEY_HELP
+                        + ". Default (depth 5): on the CPU " + ", ".join(default_variant_keys(5))
+                        + "; on CUDA " + ", ".join(CUDA_DEFAULT_KEYS))
     p.add_argument("--no-flops", action="store_true", help="skip counting parameters and FLOPs")
+    p.add_argument("--targets", default=None,
+                   help="CSV of speed targets to check in the report (columns model, precision, versus, "
+                        "versus_precision, device, batch, at_least; e.g. docs/benchmark_targets.csv)")
     p.add_argument("--out-md", default="outputs/benchmark/benchmark.md",
                    help="Markdown report to write (default outputs/benchmark/benchmark.md)")
     p.add_argument("--out-csv", default="outputs/benchmark/benchmark.csv",
@@ -103,14 +117,16 @@ def _devices(text: str | None, cuda_available: bool) -> list[str]:
     return devices
 
 
-def _accuracies(args: argparse.Namespace, bench) -> dict[str, tuple[float, str]]:
+def _accuracies(args: argparse.Namespace) -> dict[str, tuple[float, str]]:
     """``--accuracy`` rows, then ``--results`` files on top."""
-    accuracy = bench.read_accuracy(args.accuracy) if args.accuracy else {}
+    from lib.perf.accuracy import read_accuracy, read_results_json
+
+    accuracy = read_accuracy(args.accuracy) if args.accuracy else {}
     for item in args.results:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise ValueError(f"--results expects NAME=PATH (a row key and an evaluation JSON), got {item!r}")
-        accuracy[name] = bench.read_results_json(path)
+        accuracy[name] = read_results_json(path)
     return accuracy
 
 
@@ -127,76 +143,92 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from lib.perf import benchmark as bench
+    from lib.perf.figure import plot_pareto
     from lib.perf.reference_sct import ReferenceSCT
+    from lib.perf.reports import markdown_report, read_csv_report, read_targets, write_csv
+    from lib.perf.timing import PRECISIONS
+    from lib.perf.variants import RELEASED_MODEL, default_keys_for_device, standard_variants
     from lib.utils.atomic_io import write_text_atomic
     from lib.utils.config import ConfigError, load_config
 
     try:
-        precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
-        bad = [p for p in precisions if p not in bench.PRECISIONS]
-        if bad or not precisions:
-            raise ValueError(f"--precisions: unknown {bad or precisions}; use fp32 and/or bf16")
+        precisions = None
+        if args.precisions is not None:
+            precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+            bad = [p for p in precisions if p not in PRECISIONS]
+            if bad or not precisions:
+                raise ValueError(f"--precisions: unknown {bad or precisions}; use fp32, tf32 and/or bf16")
         batches = _int_list(args.batch_sizes, "--batch-sizes") if args.batch_sizes else None
-        if args.warmup < 0 or args.repeats < 1:
+        if args.warmup < 0 or (args.repeats is not None and args.repeats < 1):
             raise ValueError("--warmup must be >= 0 and --repeats >= 1")
-        if args.compile and args.warmup < 1:
-            raise ValueError("--compile compiles during the warm-up: use --warmup 1 or more")
+        if (args.compile or "@" in (args.models or "")) and args.warmup < 1:
+            raise ValueError("--compile and @compile/@cudagraphs rows compile during the warm-up: use --warmup 1 "
+                             "or more")
         if args.threads is not None and args.threads < 1:
             raise ValueError("--threads must be >= 1")
         result_names = [item.partition("=")[0] for item in args.results]
-        accuracy = _accuracies(args, bench)
+        accuracy = _accuracies(args)
+        targets = read_targets(args.targets) if args.targets else []
         if args.replot:
             if not args.figure:
                 raise ValueError("--replot needs --figure (the PNG to draw)")
-            old = bench.read_csv_report(args.replot)
+            old = read_csv_report(args.replot)
             _check_result_rows(result_names, old.variants)
-            bench.plot_pareto(old, args.figure, accuracy)
+            plot_pareto(old, args.figure, accuracy)
             print(f"wrote {args.figure}", file=sys.stderr)
             return 0
         devices = _devices(args.device, torch.cuda.is_available())
-        base = dict(bench.RELEASED_MODEL)
+        if precisions is not None and set(precisions) == {"tf32"} and devices == ["cpu"]:
+            raise ValueError("--precisions tf32 is a CUDA setting; on the CPU use fp32 and/or bf16")
+        base = dict(RELEASED_MODEL)
         if args.config:
             cfg = load_config(args.config)
             base = {k: cfg[k] for k in MODEL_KEYS}
         if not 1 <= args.frames <= int(base["maxlen"]):
             raise ValueError(f"--frames {args.frames} must be between 1 and maxlen={base['maxlen']}")
         keys = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+        keys_by_device = None
+        if keys is None:
+            keys_by_device = {d: default_keys_for_device(d, int(base["depth"])) for d in devices}
+            keys = list(dict.fromkeys(k for d in devices for k in keys_by_device[d]))
         try:
-            variants = bench.standard_variants(base, reference_factory=lambda c: ReferenceSCT(**c), keys=keys)
+            variants = standard_variants(base, reference_factory=lambda c: ReferenceSCT(**c), keys=keys)
         except ValueError as exc:
             raise ValueError(f"--models: {exc}") from None
         _check_result_rows(result_names, variants)
+        if any(v.compile_mode == "reduce-overhead" for v in variants) and devices != ["cuda"]:
+            raise ValueError("--models: @cudagraphs rows need --device cuda")
     except (ValueError, ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    settings = []
-    for device in devices:
-        usable = precisions
-        if device == "cuda" and "bf16" in precisions and not torch.cuda.is_bf16_supported():
-            print("note: this GPU has no bfloat16 support; timing float32 only on CUDA", file=sys.stderr)
-            usable = [p for p in precisions if p != "bf16"] or ["fp32"]
-        for batch in batches or bench.DEFAULT_BATCHES[device]:
-            settings += [bench.Setting(device, p, batch, args.frames) for p in usable]
-    total = bench.count_calls(variants, settings, args.warmup, args.repeats, count_cost=not args.no_flops)
+    mode = "train" if args.train else "inference"
+    settings, notes = bench.plan_settings(devices, args.frames, precisions, batches, mode,
+                                          bf16_on_cuda="cuda" not in devices or torch.cuda.is_bf16_supported())
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    repeats = args.repeats if args.repeats is not None else {d: bench.DEFAULT_REPEATS[d] for d in devices}
+    total = bench.count_calls(variants, settings, args.warmup, repeats, count_cost=not args.no_flops,
+                              keys_by_device=keys_by_device)
     from tqdm import tqdm
 
     with tqdm(total=total, desc="benchmark", unit="step", disable=args.no_progress, file=sys.stderr) as bar:
-        report = bench.run_benchmark(variants, settings, warmup=args.warmup, repeats=args.repeats,
-                                     compile_models=args.compile, count_cost=not args.no_flops,
-                                     progress=lambda: bar.update(1), clock=args.clock,
-                                     prepack_linear=args.prepack_linear)
+        report = bench.run_benchmark(variants, settings, warmup=args.warmup, repeats=repeats,
+                                     compile_models=args.compile, compile_mode=args.compile_mode,
+                                     count_cost=not args.no_flops, progress=lambda: bar.update(1),
+                                     clock=args.clock, prepack_linear=args.prepack_linear, mode=mode,
+                                     keys_by_device=keys_by_device)
     command = "python tools/benchmark.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                                   else sys.argv[1:]))
-    text = bench.markdown_report(report, command.strip())
+    text = markdown_report(report, command.strip(), targets)
     print(text)
     write_text_atomic(args.out_md, text)
-    bench.write_csv(report, args.out_csv)
+    write_csv(report, args.out_csv)
     written = [args.out_md, args.out_csv]
     if args.figure:
-        bench.plot_pareto(report, args.figure, accuracy)
+        plot_pareto(report, args.figure, accuracy)
         written.append(args.figure)
     print("wrote " + ", ".join(written), file=sys.stderr)
     return 0

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from lib.data.sources.h36m_cameras import demo_camera_rotation
 from lib.engine.distributed import resolve_device as resolve_torch_device
 from lib.model import build_model
-from lib.perf.cpu_inference import prepack_linear_layers
+from lib.perf.inference import prepare_for_inference
 from lib.utils.atomic_io import atomic_directory
 from lib.utils.checkpoint import CheckpointError, load_model_weights
 from lib.utils.config import ConfigError, load_config
@@ -199,7 +199,9 @@ def load_pose_estimator(opts: DemoOptions, device: torch.device) -> KeypointEsti
     return KeypointEstimator(model, device, opts.pose_input_wh, flip_test=opts.flip)
 
 
-def load_lifter(opts: DemoOptions) -> tuple[torch.nn.Module, int]:
+def load_lifter(opts: DemoOptions, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, int]:
+    """The lifting model of ``opts`` with its weights, readied for inference on ``device``
+    (:func:`lib.perf.inference.prepare_for_inference`), and its maxlen."""
     try:
         cfg = load_config(opts.config, opts.overrides)
     except ConfigError as exc:
@@ -207,7 +209,7 @@ def load_lifter(opts: DemoOptions) -> tuple[torch.nn.Module, int]:
     try:
         model = build_model(cfg)
         load_model_weights(model, opts.checkpoint, strict=True)
-        prepack_linear_layers(model)  # faster CPU float32 inference; a no-op on CUDA
+        model = prepare_for_inference(model, device)  # the fastest exact path on this device
     except CheckpointError as exc:
         raise DemoError(f"{exc}; download the SCT checkpoint (see README.md) or pass --checkpoint") from exc
     return model, int(cfg.maxlen)
@@ -228,7 +230,7 @@ def load_models(opts: DemoOptions, device: torch.device) -> DemoModels:
     for name in ("checkpoint", "config", "detector_cfg", "detector_weights", "pose_weights"):
         setattr(opts, name, resolve_file(getattr(opts, name)))
     check_files_exist(opts)
-    lifter, maxlen = load_lifter(opts)
+    lifter, maxlen = load_lifter(opts, device)
     return DemoModels(load_detector(opts, device), load_pose_estimator(opts, device), lifter, maxlen)
 
 

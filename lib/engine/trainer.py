@@ -47,8 +47,8 @@ from lib.engine.evaluate import (
     results_path_for,
     save_results_json,
 )
-from lib.perf.cpu_inference import prepack_linear_layers
 from lib.perf.flops import count_parameters
+from lib.perf.inference import prepare_for_inference
 from lib.utils.checkpoint import (
     CheckpointError,
     compare_state_dicts,
@@ -356,8 +356,7 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
     if evaluating:
         load_model_weights(model, opts.evaluate, strict=True)  # before touching the data: fail fast
         _, test_set, meta = load_datasets(cfg, need_train=False, need_test=True)
-        model.to(env.device)
-        prepack_linear_layers(model)  # faster CPU float32 inference; a no-op elsewhere
+        model = prepare_for_inference(model, env.device)  # the fastest exact path on this device
         log(f"INFO: evaluating {opts.evaluate} on {len(test_set)} test clips")
         result = run_evaluation(model, test_set, meta, cfg, env, batch_size=local_batch, workers=workers,
                                 amp_dtype=amp_dtype, progress=opts.progress)

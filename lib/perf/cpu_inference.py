@@ -1,10 +1,9 @@
 """Faster float32 CPU inference: run ``nn.Linear`` layers on oneDNN with their weights packed once.
 
-On some CPUs PyTorch's default float32 ``nn.Linear`` (``addmm`` through MKL) reaches well under half of
-what the oneDNN kernels reach on the same cores; on the AMD EPYC used for ``docs/BENCHMARKS.md``,
-``(4131 x 512) @ (512 x 1536)`` runs at ~210 GFLOP/s through ``addmm`` and ~500 GFLOP/s through oneDNN
-with a pre-packed weight (2 threads). The lifting models spend most of their CPU time in linear layers,
-so this is the largest single lever for CPU speed.
+On some CPUs PyTorch's default float32 ``nn.Linear`` (``addmm`` through MKL) is much slower than the oneDNN
+kernels with a pre-packed weight on the same cores. The lifting models spend most of their CPU time in
+linear layers, so this is the largest single lever for CPU speed (``docs/BENCHMARKS.md`` measures it:
+``tools/benchmark.py`` with and without ``--no-prepack-linear``).
 
 :func:`prepack_linear_layers` switches every ``nn.Linear`` of a model to :class:`PrepackedLinear` in place.
 Parameter names, values and the state dict are unchanged; outputs equal the default path up to float
