@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip horizontal-flip test-time averaging (2D and 3D); about twice as fast")
     p.add_argument("--render-height", type=int, default=d.render_height,
                    help="height in pixels of the rendered video (at most the input height)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of PyTorch and OpenCV (default: theirs, one per core); on a CPU shared with "
+                        "other work, 1 is often much faster")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -85,8 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import cv2
     import torch
 
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     opts = DemoOptions(
         video=args.video, keypoints=args.keypoints, size=tuple(args.size) if args.size else None, pose2d=args.pose2d,
         checkpoint=args.checkpoint, config=args.config, det_every=args.det_every, height_mm=args.height,

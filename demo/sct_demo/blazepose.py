@@ -3,11 +3,12 @@
 BlazePose (``mediapipe.solutions.pose``, ``model_complexity=1``: the only model shipped inside the
 ``mediapipe==0.10.21`` wheel) follows one person; to find several people, and small ones, a person
 detector runs first: OpenCV's HOG people detector (its 64 x 128 window fits people from about 100 px tall)
-on every ``det_every``-th frame. Each person gets a track with its own BlazePose instance in tracking mode,
-fed a square crop around the person (resized to ``CROP_SIZE``); between detections the crop follows the
-landmarks of the previous frame. Detections are matched to live tracks by IoU (greedy, >= ``iou_thresh``,
-like :class:`tracker.IoUTracker`); an unmatched detection starts a new track, a track whose pose is not
-found for ``max_age`` frames ends.
+on every ``det_every``-th frame while fewer than ``max_people`` people are followed. Each person gets a
+track with its own BlazePose instance in tracking mode, fed a square crop around the person (resized to
+``CROP_SIZE``); between detections the crop follows the landmarks of the previous frame. A detection
+that overlaps no followed person (IoU < ``iou_thresh`` with its box and not containing its centre)
+starts a track; a track whose pose is lost for more than ``max_age`` frames ends, and of two tracks on
+one person (box IoU > 0.5) the younger ends.
 
 BlazePose's 33 landmarks -> Human3.6M-17 (:func:`blazepose_to_h36m`; ``L``/``R`` = the person's left/right):
 
@@ -96,6 +97,9 @@ class HOGPeopleDetector:
         self.min_score, self.nms, self.scale = min_score, nms, scale
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
+        win_w, win_h = self.hog.winSize
+        if frame.shape[0] < win_h or frame.shape[1] < win_w:  # smaller than one window: nobody to find
+            return np.zeros((0, 5), dtype=np.float32)
         rects, weights = self.hog.detectMultiScale(frame, winStride=(8, 8), padding=(8, 8), scale=self.scale)
         if len(rects) == 0:
             return np.zeros((0, 5), dtype=np.float32)
@@ -152,16 +156,35 @@ class BlazePoseTracker:
                                   min_tracking_confidence=0.5)
 
     def _match(self, detections: np.ndarray) -> None:
-        """Start tracks for detections that overlap no live track (largest first, up to ``max_people``)."""
+        """Start tracks for detections of nobody already followed (largest first, up to ``max_people``).
+
+        A detection is somebody followed when its IoU with a live track's box is at least ``iou_thresh`` or
+        it contains the centre of that box (a track's box hugs the landmarks, a detector's box has margins).
+        """
         if len(detections) and self.live:
-            iou = box_iou(np.stack([pt.box for pt in self.live]), detections)
-            detections = detections[iou.max(axis=0) < self.iou_thresh]
+            boxes = np.stack([pt.box for pt in self.live])
+            centres = ((boxes[:, :2] + boxes[:, 2:4]) / 2)[:, None, :]  # (tracks, 1, 2)
+            inside = ((centres >= detections[None, :, 0:2]) & (centres <= detections[None, :, 2:4])).all(axis=-1)
+            followed = (box_iou(boxes, detections) >= self.iou_thresh) | inside
+            detections = detections[~followed.any(axis=0)]
         order = np.argsort(-(detections[:, 2] - detections[:, 0]) * (detections[:, 3] - detections[:, 1]))
         for det in detections[order]:
             if len(self.live) >= self.max_people:
                 break
             track = Track(track_id=len(self.live) + len(self.done))
             self.live.append(PoseTrack(track=track, pose=self._new_pose(), box=det[:5].astype(np.float32)))
+
+    def _end(self, pt: PoseTrack) -> None:
+        self.live.remove(pt)
+        self.done.append(pt)
+        pt.pose.close()
+
+    def _drop_duplicates(self) -> None:
+        """Two live tracks on one person (box IoU > 0.5): the younger one ends."""
+        for i, a in enumerate(list(self.live)):
+            for b in self.live[i + 1:]:
+                if a in self.live and box_iou(a.box[None], b.box[None])[0, 0] > 0.5:
+                    self._end(b)
 
     def _estimate(self, frame_rgb: np.ndarray, pt: PoseTrack) -> np.ndarray | None:
         """Landmarks ``(33, 3)`` (x, y pixels, visibility) of the person in ``pt``'s crop, or None."""
@@ -180,7 +203,8 @@ class BlazePoseTracker:
     def update(self, frame_bgr: np.ndarray) -> None:
         self._frame += 1
         t = self._frame
-        if t % self.det_every == 0 or not self.live:
+        # look for new people every det_every frames while fewer than max_people are followed
+        if len(self.live) < self.max_people and (t % self.det_every == 0 or not self.live):
             start = time.perf_counter()
             detections = self.detector.detect(frame_bgr)
             self.detection_seconds += time.perf_counter() - start
@@ -199,9 +223,8 @@ class BlazePoseTracker:
                 pt.track.boxes[t] = pt.box.copy()
                 pt.track.last_frame = t
             if pt.misses > self.max_age:
-                self.live.remove(pt)
-                self.done.append(pt)
-                pt.pose.close()
+                self._end(pt)
+        self._drop_duplicates()
 
     def close(self) -> None:
         for pt in self.live:

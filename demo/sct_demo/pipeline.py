@@ -1,20 +1,26 @@
-"""The video demo, stage by stage: detect + track -> 2D keypoints -> COCO->H36M -> 3D lifting -> outputs.
+"""The video demo, stage by stage: 2D keypoints -> 3D lifting -> outputs.
 
-:func:`run_demo` is what ``demo/vis.py`` calls. Frames are streamed from the video three times (detection,
-keypoints, rendering) instead of being held in memory, so videos of many thousands of frames work.
-Every problem a user can fix (a missing/corrupt weight file, an unreadable video, no person) is raised as
-:class:`DemoError` with a one-line message; the CLI prints it and exits with code 2.
+2D keypoints come from one of three sources: YOLOv3 people + IoU tracks + HRNet keypoints + COCO->H36M
+(``pose2d="hrnet"``), HOG people + BlazePose per person (``pose2d="mediapipe"``, :mod:`blazepose`), or a
+keypoints file (``keypoints=...``, :mod:`keypoint_files`). :func:`run_demo` is what ``demo/vis.py`` calls.
+Frames are streamed from the video (once per stage) instead of being held in memory, so videos of many
+thousands of frames work. Every problem a user can fix (a missing/corrupt weight file, an unreadable video
+or keypoints file, no person) is raised as :class:`DemoError` with a one-line message; the CLI prints it
+and exits with code 2.
 
 Outputs, in ``<out_dir>`` (default ``demo/output/<video name>/``), written to a temporary folder first and
 moved into place at the end:
 
-* ``keypoints_2d.npz``: ``h36m`` ``(P, T, 17, 3)`` and ``coco`` ``(P, T, 17, 3)`` (x, y pixels, score),
-  ``boxes`` ``(P, T, 5)`` (x1, y1, x2, y2, score; NaN where not detected), ``missing`` ``(P, T)`` bool
-  (frames filled by interpolation), ``width``, ``height``, ``fps``, joint names;
+* ``keypoints_2d.npz``: ``h36m`` ``(P, T, 17, 3)`` and (unless re-lifting an npz without it) ``coco``
+  ``(P, T, 17, 3)`` (x, y pixels, score), ``boxes`` ``(P, T, 5)`` (x1, y1, x2, y2, score; NaN where not
+  seen), ``missing`` ``(P, T)`` bool (frames filled by interpolation), ``width``, ``height``, ``fps``,
+  joint names;
 * ``keypoints_3d.npz``: ``poses`` ``(P, T, 17, 3)`` root-relative, in the camera frame (x right, y down,
-  z forward; the lifter's units), ``camera_to_world_quaternion`` ``(4,)`` (w, x, y, z) and
-  ``camera_to_world_rotation`` ``(3, 3)`` used for the display, ``missing``, joint names;
-* ``<video name>.mp4`` (unless ``render=False``): input + 2D skeleton beside the 3D skeleton.
+  z forward; the lifter's units), ``poses_mm`` the same in millimetres (each person's median skeleton
+  height = ``height_mm``, :func:`lifting.scale_to_height`), ``mm_per_unit`` ``(P,)``, ``height_mm``,
+  ``camera_to_world_quaternion`` ``(4,)`` (w, x, y, z) and ``camera_to_world_rotation`` ``(3, 3)`` used
+  for the display, ``missing``, joint names;
+* ``<video name>.mp4`` (with a video, unless ``render=False``): input + 2D skeleton beside the 3D skeleton.
 
 ``P`` is the number of people kept (``num_person``), ``T`` the number of frames.
 """
@@ -567,6 +573,7 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None, log=print) -> 
     log(source_line)
 
     times = {"detection": 0.0, "2D": 0.0, "lifting": 0.0, "rendering": 0.0}
+    cpu_start = time.process_time()
     if backend == "file":
         start = time.perf_counter()
         kp = keypoints_from_file(opts, video)
@@ -593,6 +600,7 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None, log=print) -> 
                                      flip=opts.flip, progress=bar.update)
     poses_mm, mm_per_unit = scale_to_height(poses, opts.height_mm)
     times["lifting"] = time.perf_counter() - start
+    times["cpu"] = time.process_time() - cpu_start
     missing = ~kp.present
     quaternion = display_quaternion()
     rotation = quaternion_to_matrix(quaternion)  # R with R @ x_cam = x_world
@@ -622,11 +630,12 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None, log=print) -> 
 
 
 def timing_summary(times: dict[str, float], num_frames: int) -> str:
-    """One line: seconds per stage and video frames per second without and with rendering."""
+    """One line: wall-clock seconds per stage, video frames per second without and with rendering, and the
+    CPU seconds (all threads of this process) of the stages before rendering."""
     work = times["detection"] + times["2D"] + times["lifting"]
     line = (f"time: detection {times['detection']:.2f} s, 2D {times['2D']:.2f} s, lifting {times['lifting']:.2f} s, "
             f"rendering {times['rendering']:.2f} s; {num_frames} frames at {num_frames / max(work, 1e-9):.1f} video "
             "frames/s without rendering")
     if times["rendering"] > 0:
         line += f", {num_frames / max(work + times['rendering'], 1e-9):.1f} with"
-    return line
+    return line + f" (CPU {times.get('cpu', 0.0):.2f} s before rendering)"
