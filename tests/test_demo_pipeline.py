@@ -93,6 +93,7 @@ def count_frames(path: Path) -> int:
     return n
 
 
+@pytest.mark.slow
 def test_end_to_end_on_a_synthetic_video(assets, models):
     written = run_demo(options(assets, "walk.mp4", fps=12.0), models)
     out = assets / "out" / "walk"
@@ -173,6 +174,7 @@ def test_user_errors_are_one_line_with_exit_code_2(assets, capsys):
     assert not (assets / "out" / "cli").exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_cli_help_and_missing_weights_without_a_stack_trace(tmp_path):
     """`python demo/vis.py` from another folder, with the repository on PYTHONPATH (as when installed)."""
     script = str(REPO / "demo" / "vis.py")
