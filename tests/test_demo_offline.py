@@ -60,6 +60,7 @@ def cli(assets: Path, *args: str, lifter: bool = True) -> list[str]:
     return [*base, *args]
 
 
+@pytest.mark.slow
 def test_alphapose_file_with_size_writes_only_npz(assets, capsys):
     out = assets / "out" / "size"
     code = main(cli(assets, "--keypoints", str(assets / "alphapose.json"), "--size", "96", "72", "--num-person", "2",
@@ -84,6 +85,7 @@ def test_alphapose_file_with_size_writes_only_npz(assets, capsys):
     assert float(k3["height_mm"]) == 1700
 
 
+@pytest.mark.slow
 def test_relift_own_npz_with_video_renders(assets):
     first = assets / "out" / "size"
     if not first.exists():
@@ -111,6 +113,7 @@ def test_scale_to_height_by_hand():
     assert skeleton_height(scaled[0, 1]) == pytest.approx(1400.0)
 
 
+@pytest.mark.slow
 def test_default_lifter_is_the_shipped_one_when_no_released_checkpoint(tmp_path, monkeypatch, capsys):
     root = tmp_path / "repo"
     ckpt, cfg = write_lifter(root / "checkpoint" / "mocap" / "sct")
@@ -178,6 +181,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(assets, tmp_path, capsys, 
     assert err.startswith("error: no 2D backend") and "make demo-offline" in err and "--keypoints" in err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not pipeline.mediapipe_available(), reason="mediapipe is not installed (make demo-offline)")
 def test_mediapipe_video_without_a_person(assets, capsys):
     out = assets / "out" / "nobody"
