@@ -1,6 +1,9 @@
-"""Video demo: YOLOv3 people -> HRNet-W48 2D keypoints -> SCT 3D poses -> keypoint files and a video.
+"""Video demo: people and their 2D keypoints (YOLOv3 + HRNet-W48, MediaPipe BlazePose offline, or your own
+keypoints file) -> SCT 3D poses -> keypoint files and a video.
 
     python demo/vis.py --video sample_video.mp4
+    python demo/vis.py --keypoints alphapose-results.json --video sample_video.mp4
+    python demo/vis.py --keypoints openpose_json/ --size 1920 1080      # keypoint files only
 
 Outputs go to demo/output/<video name>/ (see docs/DEMO.md). Exit code 0 on success, 2 on a problem you can
 fix (missing or corrupt weights, unreadable video, no person found, bad flag), with one line saying what.
@@ -10,25 +13,44 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # so that `python demo/vis.py` works from a clean clone
-    sys.path.insert(0, str(REPO_ROOT))
+try:
+    from demo.sct_demo.pipeline import DemoError, DemoOptions, run_demo
+except ModuleNotFoundError as exc:  # the repository is neither installed nor on the path
+    if exc.name not in ("demo", "lib"):
+        raise
+    print("error: cannot import the project; install it (`make install` or `pip install -e .`), or run "
+          "`python -m demo.vis` from the repository root, or set PYTHONPATH to the repository root",
+          file=sys.stderr)
+    sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from demo.lib.pipeline import DemoOptions
-
-    d = DemoOptions(video="")
+    d = DemoOptions()
     p = argparse.ArgumentParser(
-        description="3D human pose from a video: YOLOv3 person boxes, HRNet-W48 2D keypoints, SCT lifting. "
-                    "Writes keypoints_2d.npz, keypoints_3d.npz and a rendered mp4 to demo/output/<video name>/.",
+        description="3D human pose from a video or from 2D keypoints you have: people and 2D keypoints (YOLOv3 + "
+                    "HRNet-W48, or MediaPipe BlazePose offline, or --keypoints), SCT lifting. Writes keypoints_2d.npz, "
+                    "keypoints_3d.npz and a rendered mp4 to demo/output/<video name>/. See docs/DEMO.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--video", required=True,
-                   help="input video; a bare file name is also looked up in demo/video/")
-    p.add_argument("--checkpoint", default=d.checkpoint, help="SCT checkpoint (released best_epoch.bin layout)")
-    p.add_argument("--config", default=d.config, help="YAML config the checkpoint was trained with")
+    p.add_argument("--video", default=None,
+                   help="input video; a bare file name is also looked up in demo/video/ (optional with --keypoints: "
+                        "then used for the frame size and the rendering)")
+    p.add_argument("--keypoints", default=None, metavar="FILE",
+                   help="lift these 2D keypoints instead of detecting them: AlphaPose results JSON (COCO-17), a "
+                        "folder of OpenPose BODY_25 JSON files, or the demo's keypoints_2d.npz")
+    p.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"),
+                   help="frame size in pixels of --keypoints when no --video is given (only the npz files are "
+                        "written); a demo keypoints_2d.npz knows its size")
+    p.add_argument("--pose2d", choices=("auto", "hrnet", "mediapipe"), default=d.pose2d,
+                   help="2D backend for --video: hrnet (YOLOv3 + HRNet-W48, needs their weights), mediapipe "
+                        "(BlazePose behind OpenCV's HOG people detector, offline: make demo-offline), auto (hrnet "
+                        "when its weights are present, else mediapipe when installed)")
+    p.add_argument("--checkpoint", default=None,
+                   help="SCT checkpoint (released best_epoch.bin layout); default checkpoint/best_epoch.bin when "
+                        "present, else the shipped real-motion SCT checkpoint/mocap/sct/best_epoch.bin")
+    p.add_argument("--config", default=None,
+                   help="YAML config the checkpoint was trained with (default: configs/MB_train_h36m.yaml for "
+                        "checkpoint/best_epoch.bin and any --checkpoint, configs/mocap/sct.yaml for the shipped one)")
     p.add_argument("--detector-weights", default=d.detector_weights, help="Darknet yolov3.weights")
     p.add_argument("--detector-cfg", default=d.detector_cfg, help="Darknet cfg of the detector")
     p.add_argument("--pose-weights", default=d.pose_weights, help="HRNet-W48 384x288 COCO weights (.pth)")
@@ -44,12 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--det-conf", type=float, default=d.det_conf,
                    help="person confidence threshold (objectness x class probability)")
     p.add_argument("--det-nms", type=float, default=d.det_nms, help="IoU threshold of non-maximum suppression")
+    p.add_argument("--det-every", type=int, default=d.det_every,
+                   help="mediapipe backend: run the people detector on every N-th frame (people are followed "
+                        "by their landmarks in between)")
+    p.add_argument("--height", type=float, default=d.height_mm,
+                   help="body height in mm: keypoints_3d.npz's poses_mm are scaled so that each skeleton's median "
+                        "height is this")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
                    help="frames per batch for detection and keypoints; windows per batch for lifting")
     p.add_argument("--no-flip", action="store_true",
                    help="skip horizontal-flip test-time averaging (2D and 3D); about twice as fast")
     p.add_argument("--render-height", type=int, default=d.render_height,
                    help="height in pixels of the rendered video (at most the input height)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of PyTorch and OpenCV (default: theirs, one per core); on a CPU shared with "
+                        "other work, 1 is often much faster")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -57,12 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import cv2
     import torch
 
-    from demo.lib.pipeline import DemoError, DemoOptions, run_demo
-
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     opts = DemoOptions(
-        video=args.video, checkpoint=args.checkpoint, config=args.config,
+        video=args.video, keypoints=args.keypoints, size=tuple(args.size) if args.size else None, pose2d=args.pose2d,
+        checkpoint=args.checkpoint, config=args.config, det_every=args.det_every, height_mm=args.height,
         detector_cfg=args.detector_cfg, detector_weights=args.detector_weights, pose_weights=args.pose_weights,
         out_dir=args.out_dir, device=args.device, num_person=args.num_person, fps=args.fps,
         render=not args.no_render, det_size=args.det_size, det_conf=args.det_conf, det_nms=args.det_nms,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from demo.lib.hrnet import pose_hrnet_w48
-from demo.lib.keypoints import PoseWeightsError, load_hrnet_weights
+from demo.sct_demo.hrnet import pose_hrnet_w48
+from demo.sct_demo.keypoints import PoseWeightsError, load_hrnet_weights
 
 SHAPES_FILE = Path(__file__).parent / "data" / "hrnet_w48_state_dict.txt"
 

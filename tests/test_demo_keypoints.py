@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from demo.lib.convert import coco_to_h36m, fill_missing
-from demo.lib.keypoints import (
+from demo.sct_demo.convert import coco_to_h36m, fill_missing
+from demo.sct_demo.keypoints import (
     box_to_center_size,
     crop_transform,
     decode_heatmaps,
     flip_back_heatmaps,
     heatmap_to_image,
 )
-from demo.lib.tracker import IoUTracker, box_iou, select_tracks
+from demo.sct_demo.tracker import IoUTracker, box_iou, select_tracks
 
 
 def gaussian_heatmap(w: int, h: int, cx: float, cy: float, sigma: float = 2.0) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from demo.lib.lifting import lift_sequence, normalize_screen, resample_indices, window_plan
+from demo.sct_demo.lifting import lift_sequence, normalize_screen, resample_indices, window_plan
 
 
 @pytest.mark.parametrize("num_frames", [1, 5, 242, 243, 244, 486, 1000, 5003])
@@ -67,8 +67,7 @@ def test_every_frame_gets_its_own_pose_back(num_frames, flip):
 
 
 def test_display_rotation_stands_a_camera_frame_pose_upright():
-    from demo.lib.pipeline import display_quaternion
-    from demo.lib.render import to_display_frame
+    from demo.sct_demo.render import display_quaternion, to_display_frame
 
     # camera frame: y points down, so the head (joint 10) has the smallest y and the ankles the largest
     pose = np.zeros((17, 3))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,9 @@ import pytest
 import torch
 import yaml
 
-from demo.lib.darknet import PersonDetector, build_darknet, write_darknet_weights
-from demo.lib.hrnet import pose_hrnet_w48
-from demo.lib.pipeline import DemoError, DemoOptions, load_lifter, load_models, resolve_video, run_demo
+from demo.sct_demo.darknet import PersonDetector, build_darknet, write_darknet_weights
+from demo.sct_demo.hrnet import pose_hrnet_w48
+from demo.sct_demo.pipeline import DemoError, DemoOptions, load_lifter, load_models, resolve_video, run_demo
 from demo.vis import main
 from lib.data.sources.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
 from lib.model import build_model
@@ -151,7 +152,7 @@ def test_video_without_a_person(assets, models):
 
 def test_user_errors_are_one_line_with_exit_code_2(assets, capsys):
     def run_cli(*args: str) -> tuple[int, str]:
-        code = main(["--quiet", "--device", "cpu", "--det-size", "64",
+        code = main(["--quiet", "--device", "cpu", "--det-size", "64", "--pose2d", "hrnet",
                      "--checkpoint", str(assets / "sct.bin"), "--config", str(assets / "small.yaml"),
                      "--detector-weights", str(assets / "yolov3.weights"), "--pose-weights", str(assets / "hrnet.pth"),
                      "--out-dir", str(assets / "out" / "cli"), *args])
@@ -175,23 +176,31 @@ def test_user_errors_are_one_line_with_exit_code_2(assets, capsys):
 
 @pytest.mark.slow
 def test_cli_help_and_missing_weights_without_a_stack_trace(tmp_path):
+    """`python demo/vis.py` from another folder, with the repository on PYTHONPATH (as when installed)."""
     script = str(REPO / "demo" / "vis.py")
-    helped = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    helped = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=tmp_path,
+                            env=env)
     assert helped.returncode == 0
     for flag in ("--video", "--checkpoint", "--config", "--device", "--num-person", "--fps", "--no-render"):
         assert flag in helped.stdout
     video = tmp_path / "clip.mp4"
     write_walking_figure(video, 2)
-    res = subprocess.run([sys.executable, script, "--video", str(video), "--device", "cpu",
+    res = subprocess.run([sys.executable, script, "--video", str(video), "--device", "cpu", "--pose2d", "hrnet",
                           "--detector-weights", str(tmp_path / "yolov3.weights")],
-                         capture_output=True, text=True, cwd=tmp_path)
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]
     assert "Traceback" not in res.stderr and "yolov3.weights" in res.stderr and "README" in res.stderr
+    # from a plain checkout (not installed, no PYTHONPATH) the script says how to run it instead of a traceback
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = subprocess.run([sys.executable, "-S", script, "--help"], capture_output=True, text=True, cwd=tmp_path,
+                         env=bare)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "python -m demo.vis" in res.stderr
 
 
 def test_bare_video_name_is_looked_up_in_demo_video(tmp_path, monkeypatch):
-    import demo.lib.pipeline as pipeline
+    import demo.sct_demo.pipeline as pipeline
 
     (tmp_path / "sample_video.mp4").write_bytes(b"x")
     monkeypatch.setattr(pipeline, "VIDEO_DIR", tmp_path)
@@ -212,7 +221,7 @@ def test_two_people_are_kept_and_drawn_side_by_side(assets, models):
 
 
 def test_mp4v_fallback_writer(tmp_path):
-    from demo.lib.render import VideoWriter
+    from demo.sct_demo.render import VideoWriter
 
     writer = VideoWriter(tmp_path / "v.mp4", 10.0, (64, 48), prefer_h264=False)
     assert writer.codec == "mp4v"

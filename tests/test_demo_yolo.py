@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo.lib.darknet import (
+from demo.sct_demo.darknet import (
     COCO_NAMES,
     YOLOV3_CFG,
     DarknetError,

@@ -113,11 +113,3 @@ def load_h36m_cameras(path: str | Path | None = None) -> dict[str, list[H36MCame
 def camera_resolution(camera_id: str) -> tuple[int, int]:
     """``(width, height)`` in pixels of a Human3.6M camera id; ``KeyError`` for an unknown id."""
     return H36M_RESOLUTION[str(camera_id)]
-
-
-def demo_camera_rotation() -> np.ndarray:
-    """Camera-to-world quaternion ``(w, x, y, z)`` used to show camera-frame poses upright.
-
-    The quaternion of subject S1's camera ``54138969`` (the choice of VideoPose3D/MotionBERT demos).
-    """
-    return load_h36m_cameras()["S1"][0].orientation.copy()

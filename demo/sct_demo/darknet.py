@@ -1,6 +1,6 @@
 """YOLOv3 person detector in PyTorch, built from a Darknet ``.cfg`` file and its binary ``.weights``.
 
-The network is assembled layer by layer from the official ``yolov3.cfg`` (shipped in ``demo/lib/data``):
+The network is assembled layer by layer from the official ``yolov3.cfg`` (shipped in ``demo/sct_demo/data``):
 ``convolutional`` (optionally batch-normalised, leaky ReLU 0.1), ``shortcut`` (residual sum), ``route``
 (concatenation of earlier outputs), ``upsample`` (nearest) and ``yolo`` (box decoding) sections.
 

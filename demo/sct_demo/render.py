@@ -15,8 +15,13 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from lib.data.sources.h36m_cameras import load_h36m_cameras
 from lib.utils.rotations import quaternion_to_matrix
 from lib.utils.skeleton import H36M_PARENTS, joint_side
+
+# the camera whose orientation shows camera-frame poses upright: Human3.6M subject S1, camera 54138969 (the
+# choice of the VideoPose3D and MotionBERT demos)
+DISPLAY_CAMERA_SUBJECT, DISPLAY_CAMERA_INDEX = "S1", 0
 
 # BGR colours for OpenCV, RGB in [0, 1] for matplotlib
 _LEFT_BGR, _RIGHT_BGR, _MID_BGR = (255, 128, 0), (0, 0, 255), (0, 200, 0)
@@ -41,6 +46,13 @@ def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, interpolated: bool =
         cv2.circle(image, tuple(int(round(v)) for v in joints[j, :2]), thickness + 1, (255, 255, 255), -1,
                    cv2.LINE_AA)
     return image
+
+
+def display_quaternion() -> np.ndarray:
+    """Camera-to-world quaternion ``(w, x, y, z)`` used to show camera-frame poses upright
+    (:data:`DISPLAY_CAMERA_SUBJECT`'s camera :data:`DISPLAY_CAMERA_INDEX`)."""
+    camera = load_h36m_cameras()[DISPLAY_CAMERA_SUBJECT][DISPLAY_CAMERA_INDEX]
+    return np.asarray(camera.orientation, dtype=np.float64).copy()
 
 
 def quaternion_rotate(q: np.ndarray, points: np.ndarray) -> np.ndarray:

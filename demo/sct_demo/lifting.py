@@ -78,3 +78,29 @@ def lift_sequence(model: nn.Module, inputs: np.ndarray, maxlen: int, device: tor
             progress(min(batch_size, len(clips) - start))
     out -= out[:, :1, :]
     return out.astype(np.float32)
+
+
+# bones whose lengths add up to a skeleton's height: each leg (ankle-knee-hip, averaged over left and right)
+# and the trunk and head (pelvis-spine-thorax-nose-head); the sideways pelvis-hip offsets are left out
+LEG_BONES = (((3, 2), (2, 1)), ((6, 5), (5, 4)))
+TRUNK_BONES = ((0, 7), (7, 8), (8, 9), (9, 10))
+
+
+def skeleton_height(poses: np.ndarray) -> np.ndarray:
+    """Height ``(...)`` of Human3.6M poses ``(..., 17, 3)``: mean leg length (ankle-knee-hip) plus the
+    pelvis-spine-thorax-nose-head chain, in the poses' units."""
+    p = np.asarray(poses, dtype=np.float64)
+
+    def length(bones) -> np.ndarray:
+        return sum(np.linalg.norm(p[..., a, :] - p[..., b, :], axis=-1) for a, b in bones)
+
+    return (length(LEG_BONES[0]) + length(LEG_BONES[1])) / 2 + length(TRUNK_BONES)
+
+
+def scale_to_height(poses: np.ndarray, height_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Poses ``(P, T, 17, 3)`` in millimetres: each person scaled so that the median over frames of
+    :func:`skeleton_height` is ``height_mm``. Returns the scaled poses and the factor ``(P,)`` per person
+    (millimetres per lifter unit; 0 for a person whose skeleton has no extent)."""
+    heights = np.median(skeleton_height(poses), axis=1)
+    factor = np.where(heights > 1e-9, height_mm / np.maximum(heights, 1e-9), 0.0)
+    return np.asarray(poses, dtype=np.float64) * factor[:, None, None, None], factor

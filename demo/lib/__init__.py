@@ -1,4 +1,0 @@
-"""Video demo library: YOLOv3 person detection, HRNet-W48 keypoints, COCO->H36M, SCT lifting, rendering.
-
-Entry point: :func:`demo.lib.pipeline.run_demo` (called by ``demo/vis.py``).
-"""
