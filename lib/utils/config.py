@@ -75,6 +75,7 @@ CONFIG_SCHEMA: dict[str, tuple[tuple[type, ...], Any]] = {
     "dim_rep": ((int,), 512),
     "num_heads": ((int,), 8),
     "att_fuse": ((bool,), True),
+    "line_pose_graph": ((bool,), True),  # SCT only; false feeds the plain 3-channel input (an ablation)
     # absent/null: the backbone's own default (SCT: the released 0.6 in every layer; DSTformer: none)
     "dct_ratio": ((type(None), int, float), None),
     "freq_prune_layer": ((type(None), list, tuple), None),
