@@ -2,6 +2,7 @@
 #   make quickstart   run the main job on the embedded default
 #   make test         install runtime + dev requirements, run ruff and pytest
 #   make benchmark    time all models side by side on this machine (docs/BENCHMARKS.md)
+#   make pretrained BVH=DIR   train the shipped motion-capture lifters from the CMU corpus (docs/EXPERIMENTS.md)
 # TORCH pins the torch build installed when the environment has none yet, e.g.
 #   make test TORCH="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu121"
 PYTHON ?= python3
@@ -10,7 +11,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev quickstart test lint benchmark clean
+.PHONY: install install-dev quickstart test lint benchmark pretrained clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,10 @@ quickstart: install
 
 benchmark: install
 	$(PY) tools/benchmark.py --out-md outputs/benchmark/benchmark.md --out-csv outputs/benchmark/benchmark.csv
+
+pretrained: install
+	@test -n "$(BVH)" || { echo "usage: make pretrained BVH=<folder of the CMU corpus, see docs/DATA.md>" >&2; exit 2; }
+	$(PY) -m lib.mocap_pretrained --bvh $(BVH)
 
 lint: install-dev
 	$(PY) -m ruff check .
