@@ -5,6 +5,7 @@
 #   make test-all     the same with every test: subprocesses, torchrun, ONNX, end to end (what CI runs)
 #   make demo-offline the offline 2D backend of the video demo (MediaPipe BlazePose), see docs/DEMO.md
 #   make benchmark    time all models side by side on this machine (docs/BENCHMARKS.md)
+#   make pretrained BVH=DIR   train the shipped motion-capture lifters from the CMU corpus (docs/EXPERIMENTS.md)
 # TORCH pins the torch build installed when the environment has none yet, e.g.
 #   make test TORCH="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu121"
 PYTHON ?= python3
@@ -13,7 +14,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev quickstart demo-offline test test-all lint benchmark clean
+.PHONY: install install-dev quickstart demo-offline test test-all lint benchmark pretrained clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,10 @@ demo-offline: $(VENV)/.demo-offline $(VENV)/.editable
 
 benchmark: install
 	$(PY) tools/benchmark.py --out-md outputs/benchmark/benchmark.md --out-csv outputs/benchmark/benchmark.csv
+
+pretrained: install
+	@test -n "$(BVH)" || { echo "usage: make pretrained BVH=<folder of the CMU corpus, see docs/DATA.md>" >&2; exit 2; }
+	$(PY) tools/mocap_pretrained.py --bvh $(BVH)
 
 lint: install-dev
 	$(PY) -m ruff check .

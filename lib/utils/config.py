@@ -120,6 +120,7 @@ CONFIG_SCHEMA: dict[str, Key] = {
     "dim_rep": Key((int,), _MODEL.dim_rep, COUNT),
     "num_heads": Key((int,), _MODEL.num_heads, COUNT),
     "att_fuse": Key((bool,), _MODEL.att_fuse),
+    "line_pose_graph": Key((bool,), True),  # SCT only; false feeds the plain 3-channel input (an ablation)
     # absent/null: the backbone's own default (SCT: the released ratio in every layer; DSTformer: none)
     "dct_ratio": Key((_NONE, int, float), None, FRACTION),
     "freq_prune_layer": Key((_NONE, list, tuple), None),

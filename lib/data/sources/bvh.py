@@ -8,6 +8,7 @@ means ``R = Rz @ Ry @ Rx``), degrees; position channels add to the joint's offse
 
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 
@@ -190,6 +191,17 @@ def parse_bvh(text: str, source: str = "<string>") -> BVHMotion:
 
 
 def read_bvh(path: str | os.PathLike) -> BVHMotion:
-    """Read and parse a BVH file (``FileNotFoundError`` if missing, :class:`BVHError` if malformed)."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return parse_bvh(fh.read(), str(path))
+    """Read and parse a BVH file, plain or gzip-compressed (``.bvh.gz``; told apart by the gzip magic
+    bytes, not the name). ``FileNotFoundError`` if missing, :class:`BVHError` if malformed."""
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == b"\x1f\x8b"
+    try:
+        if compressed:
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        else:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+    except (OSError, EOFError) as exc:  # a cut-off or corrupt gzip stream
+        raise BVHError(f"{path}: cannot be decompressed ({exc})") from exc
+    return parse_bvh(text, str(path))

@@ -141,12 +141,17 @@ def render_camera(joints_world: np.ndarray, camera: H36MCamera, rng: np.random.G
 
 @dataclass
 class Video:
-    """One recorded motion: world joints (T, 17, 3) mm at 50 fps, who and what."""
+    """One recorded motion: world joints (T, 17, 3) mm at 50 fps, who and what.
+
+    ``subject`` also chooses the camera calibration. ``source``: the video's name in the pickle (camera
+    suffix ``_ca_0N`` added); ``None``: the Human3.6M name from subject, action and subaction.
+    """
 
     joints_world: np.ndarray
     subject: str
     action: str
     subaction: int = 1
+    source: str | None = None
 
 
 def build_split(videos: Sequence[Video], cameras: dict[str, list[H36MCamera]], rng_for,
@@ -171,7 +176,10 @@ def build_split(videos: Sequence[Video], cameras: dict[str, list[H36MCamera]], r
                 parts[key].append(value)
             # strings as object arrays of one shared str per video: pickled once (small files)
             parts["camera_name"].append(np.full(n, camera.id, dtype=object))
-            name = source_name(video.subject, video.action, video.subaction, ci)
+            if video.source is None:
+                name = source_name(video.subject, video.action, video.subaction, ci)
+            else:
+                name = f"{video.source}_ca_{ci + 1:02d}"
             parts["source"].append(np.full(n, name, dtype=object))
             parts["action"].append(np.full(n, video.action, dtype=object))
         if progress is not None:

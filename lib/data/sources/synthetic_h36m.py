@@ -60,18 +60,29 @@ _BONE_GROUPS: tuple[tuple[int, ...], ...] = ((1, 4), (2, 5), (3, 6), (7,), (8,),
                                              (12, 15), (13, 16))
 
 
+def bone_scale_factors(rng: np.random.Generator, body: tuple[float, float] = (0.92, 1.08),
+                       spread: float = 0.04) -> np.ndarray:
+    """Per-bone length factors (17,) of one body: a body scale drawn from ``body`` times per-bone
+    factors N(1, ``spread``) clipped to 1 +- 2.5 ``spread``, equal on the left and right (entry 0, the
+    root, is 1)."""
+    scale = rng.uniform(*body)
+    factors = np.ones(17)
+    for group in _BONE_GROUPS:
+        factor = scale * float(np.clip(rng.normal(1.0, spread), 1 - 2.5 * spread, 1 + 2.5 * spread))
+        factors[list(group)] = factor
+    return factors
+
+
 def subject_bones(subject: str, seed: int) -> np.ndarray:
     """Rest bone vectors (17, 3) mm of a subject: a body scale in [0.92, 1.08] times per-bone factors
     N(1, 0.04) clipped to [0.9, 1.1], equal on the left and right."""
     rng = np.random.default_rng([seed, int(subject.lstrip("Ss")), 7177])
-    body = rng.uniform(0.92, 1.08)
+    factors = bone_scale_factors(rng)
     bones = np.zeros((17, 3))
-    for group in _BONE_GROUPS:
-        factor = body * float(np.clip(rng.normal(1.0, 0.04), 0.9, 1.1))
-        for j in group:
-            direction, length = _REST_BONES[j]
-            d = np.asarray(direction)
-            bones[j] = d / np.linalg.norm(d) * length * factor
+    for j in range(1, 17):
+        direction, length = _REST_BONES[j]
+        d = np.asarray(direction)
+        bones[j] = d / np.linalg.norm(d) * length * factors[j]
     return bones
 
 

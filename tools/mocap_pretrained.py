@@ -1,0 +1,137 @@
+"""The shipped motion-capture lifters from a BVH folder (``make pretrained BVH=DIR`` =
+``python tools/mocap_pretrained.py --bvh DIR``):
+
+1. convert the corpus (``tools/convert_mocap.py``): held-out test subjects, validation subjects, the rest
+   for training with a share of synthetic motion; two pickles (test / validation) sharing the train split;
+2. cut both into clips (``tools/convert_h36m.py``);
+3. train ``configs/mocap/sct.yaml`` and ``configs/mocap/dstformer.yaml`` (same recipe, size and budget),
+   selecting the best epoch on the validation subjects;
+4. evaluate each ``best_epoch.bin`` on the held-out test subjects with the exact protocol.
+
+Every step reuses what an earlier run left (pickles, clips, checkpoints): a run stopped at any moment
+continues where it stopped (``train.py`` resumes from ``latest_epoch.bin``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from tools import convert_h36m, convert_mocap
+from tools.quickstart import _step
+
+TOOLS = {"convert_mocap.py": convert_mocap.main, "convert_h36m.py": convert_h36m.main}
+
+
+def _run_tool(script: str, *args: str) -> None:
+    """Run one data tool's ``main`` in this process; its exit status 2 (bad input) stops the run."""
+    print(f"$ tools/{script} " + " ".join(args), flush=True)
+    status = TOOLS[script](list(args))
+    if status:
+        raise SystemExit(status)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = {"sct": "configs/mocap/sct.yaml", "dstformer": "configs/mocap/dstformer.yaml"}
+# the recipe of the shipped files (docs/EXPERIMENTS.md)
+TEST_SUBJECTS = ("06", "135")
+VAL_SUBJECTS = ("49", "131")
+SYNTHETIC_FRACTION = 0.25
+VAL_SUFFIX = "_val"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python tools/mocap_pretrained.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bvh", required=True, metavar="DIR", help="the CMU corpus folder (.bvh / .bvh.gz files; "
+                   "docs/DATA.md says where to download it)")
+    p.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS),
+                   help="which lifters to train (default: both)")
+    p.add_argument("--checkpoint-root", default="checkpoint/mocap", metavar="DIR",
+                   help="checkpoints go to DIR/<model>/ (default checkpoint/mocap)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and of the training (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return p
+
+
+def val_paths(cfg) -> tuple[str, str]:
+    """``(dt_file, data_root)`` of the validation pickle and its clips, beside the config's own."""
+    stem, ext = os.path.splitext(cfg.dt_file)
+    return f"{stem}{VAL_SUFFIX}{ext}", cfg.data_root.rstrip("/") + VAL_SUFFIX + "/"
+
+
+def prepare_data(cfg, bvh: str, seed: int) -> None:
+    """Convert the corpus and cut the clips unless an earlier run did."""
+    val_file, val_root = val_paths(cfg)
+    test_pkl, val_pkl = Path(cfg.dt_root) / cfg.dt_file, Path(cfg.dt_root) / val_file
+    _step("1/4 the corpus as Human3.6M-format pickles")
+    if test_pkl.is_file() and val_pkl.is_file():
+        print(f"using {test_pkl} and {val_pkl} (delete them to convert again)")
+    else:
+        _run_tool("convert_mocap.py", "--root", bvh, "--test-subjects", *TEST_SUBJECTS,
+                  "--val-subjects", *VAL_SUBJECTS, "--synthetic-fraction", str(SYNTHETIC_FRACTION),
+                  "--seed", str(seed), "--out", str(test_pkl), "--val-out", str(val_pkl))
+    _step("2/4 clips")
+    for dt_file, root in ((cfg.dt_file, cfg.data_root), (val_file, val_root)):
+        out = Path(root) / cfg.subset_list[0]
+        if (out / "train").is_dir() and (out / "test").is_dir():
+            print(f"using {out} (delete it to cut again)")
+        else:
+            _run_tool("convert_h36m.py", "--dt-root", cfg.dt_root, "--dt-file", dt_file, "--out", str(out),
+                      "--clip-len", str(cfg.clip_len), "--stride", str(cfg.data_stride), "--format", "npy")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.chdir(REPO_ROOT)
+    if not os.path.isdir(args.bvh):
+        print(f"error: --bvh {args.bvh} is not a folder (the CMU corpus; see docs/DATA.md)", file=sys.stderr)
+        return 2
+
+    import torch
+
+    from lib.engine.errors import InputError
+    from lib.engine.trainer import TrainOptions, run
+    from lib.utils.checkpoint import CheckpointError
+    from lib.utils.config import ConfigError, load_config
+
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
+    results = {}
+    try:
+        cfgs = {name: load_config(CONFIGS[name]) for name in args.models}
+        first = cfgs[args.models[0]]
+        for name, cfg in cfgs.items():
+            if (cfg.dt_root, cfg.dt_file, cfg.data_root, cfg.clip_len, cfg.data_stride) != (
+                    first.dt_root, first.dt_file, first.data_root, first.clip_len, first.data_stride):
+                raise ConfigError(f"{CONFIGS[name]}: the mocap configs must share their data keys")
+        prepare_data(first, args.bvh, args.seed)
+        for k, (name, cfg) in enumerate(cfgs.items()):
+            ckpt = Path(args.checkpoint_root) / name
+            val_file, val_root = val_paths(cfg)
+            _step(f"3/4 training {name} ({k + 1}/{len(cfgs)}, {cfg.epochs} epochs, best epoch on the "
+                  "validation subjects; stop any time, run again to continue)")
+            t0 = time.time()
+            run(TrainOptions(config=CONFIGS[name], checkpoint=str(ckpt), seed=args.seed, device="cpu",
+                             workers=0, overrides=[f"dt_file={val_file}", f"data_root={val_root}"],
+                             progress=not args.no_progress))
+            print(f"training {name}: {(time.time() - t0) / 60:.1f} min")
+        for name in cfgs:
+            _step(f"4/4 {name} on the held-out test subjects {', '.join(TEST_SUBJECTS)}")
+            best = Path(args.checkpoint_root) / name / "best_epoch.bin"
+            results[name] = run(TrainOptions(config=CONFIGS[name], evaluate=str(best), device="cpu", workers=0,
+                                             progress=not args.no_progress)).result
+    except (ConfigError, CheckpointError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n=== held-out test subjects (mm) ===")
+    for name, res in results.items():
+        print(f"{name:10s} P1 {res.p1:6.1f}  P2 {res.p2:6.1f}  MPJVE {res.mpjve:6.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
