@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 TINY_SCT = dict(dim_feat=16, dim_rep=24, depth=2, num_heads=2, mlp_ratio=2, maxlen=243, num_joints=17,
                 att_fuse=True, dct_ratio=0.6, freq_prune_layer=[0, 1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _subprocesses_import_this_checkout():
+    """Scripts started by the tests import ``lib`` from the checkout under test, installed or not."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p))
+        yield
 
 
 @pytest.fixture

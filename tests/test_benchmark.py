@@ -170,6 +170,7 @@ def _run_cli(tmp_path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_writes_markdown_csv_and_figure(tmp_path):
     accuracy = tmp_path / "acc.csv"
     accuracy.write_text("model,mpjpe_mm,source\ndstformer,39.2,paper\nsct,37.7,paper\n")
@@ -203,6 +204,7 @@ def test_cli_writes_markdown_csv_and_figure(tmp_path):
     assert replot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_cli_default_batches_and_results_json(tmp_path):
     """Latency and throughput batches by default; --results puts a trained model on the accuracy panel."""
     results = tmp_path / "best_epoch_results.json"

@@ -11,6 +11,7 @@ import torch
 from lib.data.convert_h36m import convert_h36m
 from lib.data.datareader_h36m import DataFormatError, DataReaderH36M, split_clips
 from lib.data.dataset_motion_3d import MotionDataset3D
+from lib.utils.safe_pickle import load_pickle
 from lib.utils.skeleton import H36M_LEFT, H36M_RIGHT, flip_pose
 from tools import convert_h36m as convert_cli
 
@@ -149,7 +150,7 @@ def test_converter_matches_reader(tmp_path, fmt):
         if fmt == "pkl":
             files = sorted(folder.iterdir())
             assert [f.name for f in files] == [f"{i:08d}.pkl" for i in range(len(data))]
-            clips = [pickle.loads(f.read_bytes()) for f in files]
+            clips = [load_pickle(f) for f in files]
             got_in = np.stack([c["data_input"] for c in clips])
             got_lab = np.stack([c["data_label"] for c in clips])
             assert clips[0]["data_input"].dtype == np.float32

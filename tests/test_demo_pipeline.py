@@ -92,6 +92,7 @@ def count_frames(path: Path) -> int:
     return n
 
 
+@pytest.mark.slow
 def test_end_to_end_on_a_synthetic_video(assets, models):
     written = run_demo(options(assets, "walk.mp4", fps=12.0), models)
     out = assets / "out" / "walk"
@@ -172,6 +173,7 @@ def test_user_errors_are_one_line_with_exit_code_2(assets, capsys):
     assert not (assets / "out" / "cli").exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_cli_help_and_missing_weights_without_a_stack_trace(tmp_path):
     script = str(REPO / "demo" / "vis.py")
     helped = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=tmp_path)

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lib.model import SCTformer, build_model
 from lib.perf.reference_sct import ReferenceSCT
@@ -170,3 +171,20 @@ def test_compression_defaults_per_backbone():
         assert build_model(dst).compress_ratios == [1.0] * 5  # DSTformer: none
         assert build_model({**dst, "dct_ratio": 0.5, "freq_prune_layer": [1]}).compress_ratios == [
             1.0, 0.5, 1.0, 1.0, 1.0]
+
+
+def test_line_pose_graph_can_be_switched_off(tiny_sct_config):
+    torch.manual_seed(0)
+    plain = build_model({**tiny_sct_config, "line_pose_graph": False}).eval()
+    assert plain.line_pose_graph is None
+    assert plain.joints_embed.in_features == 3
+    assert build_model(tiny_sct_config).joints_embed.in_features == 6  # the released input: LPG on
+    x = torch.randn(2, 27, 17, 3)
+    # without the graph the embedding is a plain linear map of the 3 input channels
+    expected = plain.pos_drop(F.linear(x, plain.joints_embed.weight, plain.joints_embed.bias)
+                              + plain.pos_embed + plain.temp_embed[:, :27])
+    with torch.no_grad():
+        torch.testing.assert_close(plain.embed(x), expected)
+        assert plain(x).shape == (2, 27, 17, 3)
+    assert SCTformer(dim_feat=16, depth=1, num_heads=2, freq_prune_layer=[0],
+                     line_pose_graph=False).line_pose_graph is None

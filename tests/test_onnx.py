@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dim_feat=16, dim_rep=16, depth=2, num_heads=2, mlp_ratio=2, maxlen=10, num_joints=17, att_fuse=True)
 
 
+@pytest.mark.slow
 def test_sct_fixed_frames_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model({**TINY, "dct_ratio": 0.6, "freq_prune_layer": [0, 1]}).eval()
@@ -51,6 +52,7 @@ def test_sct_fixed_frames_round_trip(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "sct.onnx"]  # no temporary files left
 
 
+@pytest.mark.slow
 def test_sct_dynamic_frames_round_trip(tmp_path):
     """SCT, one file for every frame count 1..maxlen. Layer 0 keeps T frames (its output is summed as it
     is), layer 1 compresses (its output is resampled to T); the CLI test below compresses every layer."""
@@ -66,6 +68,7 @@ def test_sct_dynamic_frames_round_trip(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "sct_dynamic.onnx"]
 
 
+@pytest.mark.slow
 def test_dstformer_with_compression_plugin_dynamic_frames_round_trip(tmp_path):
     """DSTformer (input residuals, last layer's output) with compression in its second layer only."""
     torch.manual_seed(0)
@@ -98,6 +101,7 @@ class _CompressEach(torch.nn.Module):
         return tuple(layer(x) for layer in self.layers)
 
 
+@pytest.mark.slow
 def test_exported_compression_every_length(tmp_path):
     """In ONNX Runtime, every T in 1..243 gives T' = compressed_length(T, ratio) frames and the eager values."""
     path = tmp_path / "compress.onnx"
@@ -123,6 +127,7 @@ def test_check_lengths():
     assert check_lengths(2, 2, dynamic_frames=True) == [1, 2]
 
 
+@pytest.mark.slow
 def test_export_refusals(tmp_path):
     model = build_model({**TINY, "dct_ratio": 0.6, "freq_prune_layer": [0]})
     with pytest.raises(OnnxExportError, match="between 1 and maxlen=10"):
@@ -137,6 +142,7 @@ def test_export_refusals(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_cli_exports_sct_with_dynamic_frames(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text("dim_feat: 16\ndim_rep: 16\ndepth: 2\nnum_heads: 2\nmaxlen: 10\n")  # SCT, 0.6 everywhere

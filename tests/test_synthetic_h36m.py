@@ -21,6 +21,7 @@ from lib.data.sources.h36m_render import (
 )
 from lib.data.sources.mocap import MocapMapError, bvh_to_world, convert_mocap, load_joint_map
 from lib.data.sources.synthetic_h36m import SyntheticConfig, make_synthetic_h36m, synthesize_videos
+from lib.utils.safe_pickle import load_pickle
 from lib.utils.skeleton import H36M_PARENTS
 from tools import convert_mocap as mocap_cli
 from tools import make_synthetic_h36m as synth_cli
@@ -156,7 +157,7 @@ def test_noise_free_detections_equal_projection(tmp_path):
     out = tmp_path / "n.pkl"
     assert synth_cli.main(["--train-subjects", "S6", "--test-subjects", "S9", "--actions", "Posing",
                            "--frames", "30", "30", "--noise-px", "0", "--out", str(out)]) == 0
-    data = pickle.loads(out.read_bytes())
+    data = load_pickle(out)
     np.testing.assert_allclose(data["train"]["joint_2d"], data["train"]["joint3d_image"][..., :2], atol=1e-3)
 
 
@@ -261,6 +262,6 @@ def test_mocap_cli_and_errors(tmp_path, capsys):
     assert mocap_cli.main(["--test", str(CMU_CLIP), "--map", str(wrong), "--out", str(tmp_path / "w.pkl")]) == 2
     assert "no joint 'Skull'" in capsys.readouterr().err
     assert not (tmp_path / "w.pkl").exists()
-    data = pickle.loads(out.read_bytes())
+    data = load_pickle(out)
     validate_h36m_dict(data, str(out))
     assert set(data["train"]["camera_name"]) == set(H36M_RESOLUTION) and H36M_ACTIONS["Walking"] == 14

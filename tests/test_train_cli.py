@@ -163,6 +163,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(capsys, tmp_path):
     assert not (ck / "epoch_1.bin").exists()
 
 
+@pytest.mark.slow
 def test_help_and_bad_config_in_a_subprocess(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run([sys.executable, "train.py", "--help"], cwd=root, capture_output=True, text=True)

@@ -21,6 +21,7 @@ def _e1(text: str) -> float:
     return float(line.split(" e1 ")[1].split()[0])
 
 
+@pytest.mark.slow
 def test_two_process_gloo_equals_single_process(capsys, tmp_path):
     keys = write_tiny_h36m(tmp_path / "d")  # 72 training clips: 18 global batches of 4
     cfg = write_config(tmp_path / "c.yaml", keys, epochs=1, batch_size=4, learning_rate=0.003)

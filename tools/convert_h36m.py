@@ -10,15 +10,12 @@ test windows every --clip-len frames as the evaluation expects). See docs/DATA.m
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from lib.data.convert_h36m import convert_h36m  # noqa: E402
-from lib.data.datareader_h36m import DataFormatError  # noqa: E402
+from lib.data.convert_h36m import convert_h36m
+from lib.data.datareader_h36m import DataFormatError
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -13,14 +13,12 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from lib.data.sources.bvh import BVHError  # noqa: E402
-from lib.data.sources.h36m_render import H36M_ACTIONS, DetectorNoise  # noqa: E402
-from lib.data.sources.mocap import MocapMapError, convert_mocap, load_joint_map  # noqa: E402
-from lib.utils.atomic_io import atomic_pickle_dump  # noqa: E402
+from lib.data.sources.bvh import BVHError
+from lib.data.sources.h36m_render import H36M_ACTIONS, DetectorNoise
+from lib.data.sources.mocap import MocapMapError, convert_mocap, load_joint_map
+from lib.utils.atomic_io import atomic_pickle_dump
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -8,16 +8,13 @@ Then cut it into clips with ``tools/convert_h36m.py --dt-file h36m_synthetic.pkl
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from lib.data.sources.h36m_render import H36M_ACTIONS, TEST_SUBJECTS, TRAIN_SUBJECTS, DetectorNoise  # noqa: E402
-from lib.data.sources.synthetic_h36m import SyntheticConfig, make_synthetic_h36m  # noqa: E402
-from lib.utils.atomic_io import atomic_pickle_dump  # noqa: E402
+from lib.data.sources.h36m_render import H36M_ACTIONS, TEST_SUBJECTS, TRAIN_SUBJECTS, DetectorNoise
+from lib.data.sources.synthetic_h36m import SyntheticConfig, make_synthetic_h36m
+from lib.utils.atomic_io import atomic_pickle_dump
 
 DEFAULT_OUT = "data/motion3d/h36m_synthetic.pkl"
 

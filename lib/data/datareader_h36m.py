@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lib.data.sources.h36m_cameras import H36M_RESOLUTION
+from lib.utils.safe_pickle import UnsafePickleError, load_pickle
 
 NUM_JOINTS = 17
 REQUIRED_KEYS: tuple[str, ...] = ("joint_2d", "joint3d_image", "camera_name", "source")
@@ -35,12 +36,6 @@ EVAL_KEYS: tuple[str, ...] = ("action", "2.5d_factor", "joints_2.5d_image")
 
 class DataFormatError(ValueError):
     """A data file that is not in the expected layout; the message names the key and the file."""
-
-
-def read_pkl(path: str | os.PathLike) -> object:
-    """Unpickle a file (the dataset's own format; only open files you trust)."""
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
 
 
 def resample_indices(length: int, n_frames: int) -> np.ndarray:
@@ -175,13 +170,16 @@ def validate_h36m_dict(data: object, path: str) -> None:
 
 
 def load_h36m_pickle(path: str | os.PathLike) -> dict:
-    """Load and validate a Human3.6M pickle. ``FileNotFoundError`` if missing, else
-    :class:`DataFormatError` for a file that is not this layout."""
+    """Load (with the restricted unpickler of :mod:`lib.utils.safe_pickle`) and validate a Human3.6M
+    pickle. ``FileNotFoundError`` if missing, else :class:`DataFormatError` for a file that is not this
+    layout or names a global other than NumPy arrays and plain Python values."""
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        data = read_pkl(path)
+        data = load_pickle(path)
+    except UnsafePickleError as exc:
+        raise DataFormatError(str(exc)) from exc
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as exc:
         raise DataFormatError(f"{path}: cannot be read as a pickle ({type(exc).__name__}: {exc})") from exc
     validate_h36m_dict(data, path)

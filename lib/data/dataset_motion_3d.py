@@ -13,7 +13,6 @@ DataLoader workers get their own seeds).
 from __future__ import annotations
 
 import os
-import pickle
 from bisect import bisect_right
 from collections.abc import Sequence
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lib.utils.safe_pickle import load_pickle
 from lib.utils.skeleton import flip_pose
 
 NOISE_STD = 0.005  # largest per-clip std of the 2D noise augmentation, normalised units (~2.5 px at w=1000)
@@ -41,7 +41,7 @@ class ClipFolder:
         if self.format == "npy":
             if not os.path.isfile(npy_lab):
                 raise FileNotFoundError(f"{npy_lab} not found beside {npy_in}; reconvert the folder")
-            shape_in, shape_lab = (np.load(p, mmap_mode="r").shape for p in (npy_in, npy_lab))
+            shape_in, shape_lab = (np.load(p, mmap_mode="r", allow_pickle=False).shape for p in (npy_in, npy_lab))
             if shape_in[0] != shape_lab[0]:
                 raise ValueError(f"{folder}: data_input.npy has {shape_in[0]} clips, data_label.npy "
                                  f"{shape_lab[0]}; reconvert the folder")
@@ -60,12 +60,12 @@ class ClipFolder:
         """``(data_input, data_label)`` float32 copies, each (T, 17, 3)."""
         if self.format == "npy":
             if self._arrays is None:
-                self._arrays = tuple(np.load(os.path.join(self.folder, f"data_{k}.npy"), mmap_mode="r")
+                self._arrays = tuple(np.load(os.path.join(self.folder, f"data_{k}.npy"), mmap_mode="r",
+                                             allow_pickle=False)
                                      for k in ("input", "label"))
             x, y = self._arrays[0][index], self._arrays[1][index]
         else:
-            with open(self.files[index], "rb") as fh:
-                clip = pickle.load(fh)
+            clip = load_pickle(self.files[index])
             if not isinstance(clip, dict) or "data_label" not in clip or "data_input" not in clip:
                 raise ValueError(f"{self.files[index]}: expected a dict with 'data_input' and 'data_label'")
             x, y = clip["data_input"], clip["data_label"]

@@ -228,9 +228,7 @@ def default_workers(env: DistEnv) -> int:
 
 def make_grad_scaler(device_type: str, enabled: bool) -> Any:
     """A loss scaler for float16 mixed precision (``enabled=False``: a no-op pass-through)."""
-    if hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler(device_type, enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled and device_type == "cuda")  # torch < 2.3
+    return torch.amp.GradScaler(device_type, enabled=enabled)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

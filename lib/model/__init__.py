@@ -26,7 +26,8 @@ def build_model(cfg: Mapping[str, Any], parents: Sequence[int] | None = None) ->
 
     ``cfg`` holds the model keys of ``configs/MB_train_h36m.yaml``: ``dim_feat, dim_rep, depth, num_heads,
     mlp_ratio, maxlen, num_joints, att_fuse, dct_ratio, freq_prune_layer`` and optionally ``dropout``,
-    ``drop_path`` (default 0). For SCT, an absent (or null) ``dct_ratio`` / ``freq_prune_layer`` means the
+    ``drop_path`` (default 0), and for SCT ``line_pose_graph`` (default true; false feeds the plain
+    3-channel input, an ablation). For SCT, an absent (or null) ``dct_ratio`` / ``freq_prune_layer`` means the
     released 0.6 in every layer. ``backbone: DSTformer`` builds MotionBERT's baseline; for it ``dct_ratio``
     and ``freq_prune_layer`` plug SCT's spectral compression into the listed layers (absent: none).
     ``parents``: the skeleton of SCT's Line Pose Graph (default Human3.6M's; DSTformer has none).
@@ -43,8 +44,8 @@ def build_model(cfg: Mapping[str, Any], parents: Sequence[int] | None = None) ->
     if backbone == "SCT":
         all_layers = list(range(common["depth"]))
         return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", SCT_DEFAULT_RATIO)),
-                         freq_prune_layer=list(_get(cfg, "freq_prune_layer", all_layers)), parents=parents,
-                         **common)
+                         freq_prune_layer=list(_get(cfg, "freq_prune_layer", all_layers)),
+                         line_pose_graph=bool(_get(cfg, "line_pose_graph", True)), parents=parents, **common)
     if backbone == "DSTformer":
         return DSTformer(dct_ratio=float(_get(cfg, "dct_ratio", 1.0)),
                          freq_prune_layer=list(_get(cfg, "freq_prune_layer", [])), **common)

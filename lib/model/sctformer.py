@@ -26,6 +26,8 @@ class SCTformer(DualStreamTransformer):
         dct_ratio: fraction ``sigma`` of DCT coefficients kept in compressing layers.
         freq_prune_layer: indices of the layers whose temporal attention is compressed.
         parents: skeleton parent list for the Line Pose Graph (Human3.6M's by default).
+        line_pose_graph: feed the Line Pose Graph input (joints and bone midpoints, ``2 * dim_in``
+            channels); ``False`` feeds the plain ``dim_in`` channels, as DSTformer does (an ablation).
     """
 
     def __init__(self, dim_in: int = 3, dim_out: int = 3, dim_feat: int = 512, dim_rep: int = 512,
@@ -33,8 +35,10 @@ class SCTformer(DualStreamTransformer):
                  maxlen: int = 243, att_fuse: bool = True, dct_ratio: float = 0.6,
                  freq_prune_layer: Sequence[int] = (0, 1, 2, 3, 4),
                  parents: Sequence[int] | None = None, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
-                 drop_path_rate: float = 0.0):
-        if parents is None:
+                 drop_path_rate: float = 0.0, line_pose_graph: bool = True):
+        if not line_pose_graph:
+            parents = None
+        elif parents is None:
             if num_joints != len(H36M_PARENTS):
                 raise ValueError(f"give the skeleton's parent list for num_joints={num_joints}")
             parents = H36M_PARENTS

@@ -26,20 +26,6 @@ def onednn_linear_available() -> bool:
             and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
 
 
-def _cpu_autocast_enabled() -> bool:
-    try:
-        return torch.is_autocast_enabled("cpu")
-    except TypeError:  # torch < 2.4: no device argument
-        return torch.is_autocast_cpu_enabled()
-
-
-def _compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    if compiler is not None and hasattr(compiler, "is_compiling"):
-        return compiler.is_compiling()
-    return torch._dynamo.is_compiling()  # torch < 2.3
-
-
 class PrepackedLinear(nn.Linear):
     """``nn.Linear`` whose CPU float32 inference runs on oneDNN with a once-packed weight.
 
@@ -49,7 +35,7 @@ class PrepackedLinear(nn.Linear):
     def _use_packed(self, x: torch.Tensor) -> bool:
         if x.device.type != "cpu" or x.dtype != torch.float32 or self.weight.dtype != torch.float32:
             return False
-        if _cpu_autocast_enabled() or _compiling():
+        if torch.is_autocast_enabled("cpu") or torch.compiler.is_compiling():
             return False  # under torch.compile, Inductor chooses (and with freezing packs) the kernels itself
         return not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
 

@@ -18,15 +18,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
-
-try:
-    from torch.utils.flop_counter import sdpa_flop_count
-except ImportError:  # older torch without attention formulas: the same count (QK^T and AV, 2 FLOPs per MAC)
-    def sdpa_flop_count(query_shape: torch.Size, key_shape: torch.Size, value_shape: torch.Size) -> int:
-        batch, heads, queries, dim = query_shape
-        keys, dim_v = key_shape[-2], value_shape[-1]
-        return 2 * batch * heads * queries * keys * (dim + dim_v)
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 
 def _cpu_sdpa_flops(query_shape: torch.Size, key_shape: torch.Size, value_shape: torch.Size, *args,

@@ -19,7 +19,6 @@ size is always dynamic. The number of frames is fixed (``T = frames``), or dynam
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import os
 import statistics
@@ -66,12 +65,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, frames: int, dynamic_
         OnnxExportError: ``frames`` out of range, or ``dynamic_frames`` for a compressing model whose
             frame counts ``ceil(T * sigma)`` have no exact integer formula (a few ratios such as 0.14, see
             :func:`lib.model.spectral.integer_ratio`) or whose ``maxlen`` is above the 4096 frames that
-            formula is checked for. A fixed ``frames`` works for them. Also raised on PyTorch < 2.5, which
-            has no ``torch.export``-based ONNX exporter.
+            formula is checked for. A fixed ``frames`` works for them.
     """
-    if "dynamo" not in inspect.signature(torch.onnx.export).parameters:
-        raise OnnxExportError(f"the ONNX export needs the torch.export-based exporter of PyTorch >= 2.5 "
-                              f"(installed: {torch.__version__}); upgrade torch")
     maxlen = int(getattr(model, "maxlen", frames))
     joints = int(getattr(model, "num_joints", 17))
     if not 1 <= frames <= maxlen:
