@@ -211,6 +211,7 @@ def test_reader_refuses_code_in_the_pickle(tmp_path):
     (lambda d: d["TS1"].update(data_3d=np.zeros((12, 16, 3))), "'data/TS1/data_3d' must be an array"),
     (lambda d: d["TS6"]["data_3d"].__setitem__((5, 3, 0), np.nan), "'data/TS6/data_3d' has NaN"),
     (lambda d: d.update(TS7=d["TS1"]), "has sequence 'TS7'"),
+    (lambda d: d["TS3"]["valid"].__setitem__(slice(None), 0), "'data/TS3/valid' marks no frame valid"),
 ])
 def test_reader_names_file_and_key_of_bad_input(tmp_path, mutate, message):
     data = _test_dict(np.random.default_rng(4))
@@ -386,3 +387,36 @@ def test_load_predictions_reads_what_the_evaluator_expects(tmp_path, gt_file):
     np.savez(tmp_path / "p.npz", **{k: v["data_3d"].astype(np.float32) for k, v in data.items()})
     preds = load_predictions(tmp_path / "p.npz", gt)
     assert list(preds) == list(TEST_SEQUENCES) and preds["TS1"].shape == (12, 17, 3)
+
+
+class _Keep2D(torch.nn.Module):
+    """A Human3.6M model's root-relative 2.5D output whose x, y are perfect: the input's x, y relative to
+    the pelvis (joint 0 in Human3.6M's order), depth 0."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xy = x[..., :2] - x[..., :1, :2]
+        return torch.cat([xy, torch.zeros_like(x[..., :1])], dim=-1)
+
+
+def test_cross_dataset_path_recovers_x_y_in_millimetres(tmp_path):
+    from easydict import EasyDict
+
+    from lib.engine.distributed import DistEnv
+    from lib.engine.evaluate_3dhp import load_test_data, predict_3dhp
+
+    _, test = make_synthetic_3dhp(Synthetic3DHPConfig(train_subjects=1, sequences_per_subject=1,
+                                                      frames=(20, 20), test_frames=(25, 30)))
+    _write_npz(tmp_path / "data_test_3dhp.npz", test)
+    data = load_test_data(str(tmp_path), 5, H36M_SKELETON)
+    env = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    cfg = EasyDict(flip=True, rootrel=True, gt_2d=False)
+    preds = predict_3dhp(_Keep2D(), data, cfg, env, batch_size=16, progress=False)
+    for name in ("TS2", "TS6"):
+        gt = test[name]["data_3d"] - test[name]["data_3d"][:, 14:15]
+        assert preds[name].shape == gt.shape
+        uv = test[name]["data_2d"] - test[name]["data_2d"][:, 14:15]
+        mm_per_px = depth_scale_from_ground_truth(data.sequences[name])
+        np.testing.assert_allclose(preds[name][..., :2], uv * mm_per_px[:, None, None], atol=0.05)
+        np.testing.assert_allclose(preds[name][..., 2], 0.0, atol=1e-4)
+        xy_error = np.linalg.norm(preds[name][..., :2] - gt[..., :2], axis=-1).mean()
+        assert xy_error < 40.0, xy_error  # perspective only: the joints are not all at the pelvis' depth

@@ -173,6 +173,8 @@ def read_test_file(path: str | os.PathLike) -> dict[str, Sequence3DHP]:
             raise Mpi3dhpFormatError(f"{path}: 'data/{name}/data_3d' has {len(pose_3d)} frames, 'data_2d' "
                                      f"{len(pose_2d)}")
         valid = valid.astype(bool)
+        if not valid.any():
+            raise Mpi3dhpFormatError(f"{path}: 'data/{name}/valid' marks no frame valid (nothing to score)")
         _check_finite(pose_2d, valid, path, f"data/{name}/data_2d")
         _check_finite(pose_3d, valid, path, f"data/{name}/data_3d")
         out[name] = Sequence3DHP(name, pose_2d, pose_3d, valid, image_size(name))
