@@ -420,3 +420,12 @@ def test_cross_dataset_path_recovers_x_y_in_millimetres(tmp_path):
         np.testing.assert_allclose(preds[name][..., 2], 0.0, atol=1e-4)
         xy_error = np.linalg.norm(preds[name][..., :2] - gt[..., :2], axis=-1).mean()
         assert xy_error < 40.0, xy_error  # perspective only: the joints are not all at the pelvis' depth
+
+
+def test_reader_names_the_file_of_a_damaged_pickle(tmp_path):
+    path = tmp_path / "damaged.npz"
+    with zipfile.ZipFile(path, "w") as zf, zf.open("data.npy", "w") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|O", "fortran_order": False, "shape": ()})
+        fh.write(b"\x80\x03not a pickle")
+    with pytest.raises(Mpi3dhpFormatError, match="damaged.npz: 'data' cannot be unpickled"):
+        read_test_file(path)

@@ -33,7 +33,7 @@ from numpy.lib import format as npy_format
 from torch.utils.data import Dataset
 
 from lib.data.datareader_h36m import normalize_screen
-from lib.utils.safe_pickle import DataUnpickler
+from lib.utils.safe_pickle import DataUnpickler, UnsafePickleError
 from lib.utils.skeleton import MPI_INF_3DHP_SKELETON, Skeleton, flip_pose
 
 TRAIN_FILE = "data_train_3dhp.npz"
@@ -112,9 +112,10 @@ def read_npz_object(path: str | os.PathLike, key: str = "data") -> object:
                                          "pickled dict (the P-STMO npz layout)")
             try:
                 array = DataUnpickler(fh, source=f"{path}:{key}").load()
-            except pickle.UnpicklingError:
-                raise  # refused global (UnsafePickleError): its message names file and global
-            except (EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            except UnsafePickleError:
+                raise  # a refused global: the message names the file and the global
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+                    zipfile.BadZipFile) as exc:
                 raise Mpi3dhpFormatError(f"{path}: '{key}' cannot be unpickled ({type(exc).__name__}: "
                                          f"{exc})") from exc
     if isinstance(array, np.ndarray) and array.dtype.hasobject and array.shape == ():
