@@ -1,7 +1,8 @@
-"""Train or evaluate SCT on Human3.6M-format clips (MotionBERT/SCT command line).
+"""Train or evaluate SCT on Human3.6M-format clips or MPI-INF-3DHP (MotionBERT/SCT command line).
 
   python train.py --config configs/MB_train_h36m.yaml --checkpoint checkpoint/sct_h36m
   python train.py --config configs/MB_train_h36m.yaml --evaluate checkpoint/best_epoch.bin
+  python train.py --config configs/MB_train_3dhp.yaml --evaluate checkpoint/sct_3dhp/best_epoch.bin -c results
   torchrun --nproc_per_node 4 train.py --config configs/MB_train_h36m.yaml -c checkpoint/sct_h36m
 """
 
@@ -18,7 +19,8 @@ from lib.utils.config import ConfigError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Train SCT (or evaluate a checkpoint) with the Human3.6M protocol. Run under "
+        description="Train SCT (or evaluate a checkpoint) with the Human3.6M protocol, or with the MPI-INF-3DHP "
+                    "one when the config says dataset: mpi_inf_3dhp. Run under "
                     "'torchrun --nproc_per_node N train.py ...' for DistributedDataParallel.",
         epilog="Overrides: any config key as key=value after the flags, e.g. epochs=10 learning_rate=1e-4.")
     parser.add_argument("--config", required=True, metavar="YAML",
@@ -35,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="resume training from this checkpoint (model, optimizer, epoch, lr, best P1)")
     parser.add_argument("-e", "--evaluate", default="", metavar="FILE",
                         help="evaluate this checkpoint on the test split instead of training; the results "
-                             "are saved in the --checkpoint DIR as <name>_results.json (never beside FILE)")
+                             "are saved in the --checkpoint DIR as <name>_results.json (never beside FILE; "
+                             "MPI-INF-3DHP: also <name>_predictions.npz)")
     parser.add_argument("-sd", "--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="compute device (default: auto = CUDA when available)")

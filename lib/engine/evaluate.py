@@ -34,7 +34,7 @@ from lib.data.eval_metadata import EvalMetadata
 from lib.engine.distributed import DistEnv, all_gather_objects
 from lib.utils.atomic_io import write_text_atomic
 from lib.utils.metrics import mpjpe, mpjve, p_mpjpe
-from lib.utils.skeleton import flip_pose
+from lib.utils.skeleton import H36M_SKELETON, Skeleton, flip_pose
 
 # Video sources (camera suffix removed) left out of the Human3.6M test set by MotionBERT's protocol.
 SKIPPED_SOURCES: tuple[str, ...] = (
@@ -62,18 +62,20 @@ class EvalResult:
 
 @torch.no_grad()
 def predict_batch(model: torch.nn.Module, batch_input: torch.Tensor, *, flip: bool, rootrel: bool,
-                  gt_2d: bool = False) -> torch.Tensor:
+                  gt_2d: bool = False, skeleton: Skeleton = H36M_SKELETON) -> torch.Tensor:
     """Test-time prediction of one batch ``(B, T, J, 3) -> (B, T, J, 3)`` (normalised coordinates).
 
+    ``skeleton`` gives the left/right joints of the flip and the root joint (Human3.6M's by default).
     (``no_conf`` is applied by the dataset, which sets the confidence channel to 1.)
     """
     pred = model(batch_input)
     if flip:
-        pred_flip = flip_pose(model(flip_pose(batch_input)))
+        pairs = (skeleton.left, skeleton.right)
+        pred_flip = flip_pose(model(flip_pose(batch_input, *pairs)), *pairs)
         pred = (pred + pred_flip) / 2
     pred = pred.float()
     if rootrel:
-        pred[:, :, 0, :] = 0
+        pred[:, :, skeleton.root, :] = 0
     if gt_2d:
         pred[..., :2] = batch_input[..., :2]
     return pred
@@ -82,8 +84,9 @@ def predict_batch(model: torch.nn.Module, batch_input: torch.Tensor, *, flip: bo
 @torch.no_grad()
 def predict_clips(model: torch.nn.Module, dataset: Dataset, cfg: Any, env: DistEnv, *,
                   batch_size: int, workers: int = 0, amp_dtype: torch.dtype | None = None,
-                  progress: bool = True) -> np.ndarray | None:
+                  progress: bool = True, skeleton: Skeleton = H36M_SKELETON) -> np.ndarray | None:
     """Predict every clip of ``dataset``; the processes share the clips and rank 0 gets all of them.
+    ``skeleton``: the model's joint order (see :func:`predict_batch`).
 
     Returns ``(N, T, J, 3)`` float32 in clip order on rank 0 and ``None`` on the other ranks.
     """
@@ -98,7 +101,7 @@ def predict_clips(model: torch.nn.Module, dataset: Dataset, cfg: Any, env: DistE
         batch_input = batch_input.to(env.device, non_blocking=True)
         with torch.autocast(env.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             pred = predict_batch(model, batch_input, flip=cfg.flip, rootrel=cfg.rootrel,
-                                 gt_2d=cfg.gt_2d)
+                                 gt_2d=cfg.gt_2d, skeleton=skeleton)
         outputs.append(pred.cpu().numpy())
     model.train(was_training)
     mine = np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)

@@ -47,6 +47,16 @@ from lib.engine.evaluate import (
     results_path_for,
     save_results_json,
 )
+from lib.engine.evaluate_3dhp import (
+    TestData3DHP,
+    check_dataset_config,
+    format_table_3dhp,
+    load_3dhp_datasets,
+    model_skeleton_for,
+    output_paths,
+    run_3dhp_evaluation,
+    save_predictions,
+)
 from lib.perf.flops import count_parameters
 from lib.perf.inference import prepare_for_inference
 from lib.utils.checkpoint import (
@@ -135,13 +145,13 @@ def compute_losses(pred: torch.Tensor, gt: torch.Tensor, cfg: Any) -> dict[str, 
     return terms
 
 
-def prepare_target(gt: torch.Tensor, rootrel: bool) -> torch.Tensor:
-    """Training target: root-relative joints when ``rootrel``; otherwise the depth is made relative to
-    the first frame's root depth (MotionBERT). ``(B, T, J, 3) -> (B, T, J, 3)``."""
+def prepare_target(gt: torch.Tensor, rootrel: bool, root: int = 0) -> torch.Tensor:
+    """Training target: joints relative to joint ``root`` when ``rootrel``; otherwise the depth is made
+    relative to the first frame's root depth (MotionBERT). ``(B, T, J, 3) -> (B, T, J, 3)``."""
     if rootrel:
-        return gt - gt[:, :, 0:1, :]
+        return gt - gt[:, :, root:root + 1, :]
     gt = gt.clone()
-    gt[..., 2] = gt[..., 2] - gt[:, 0:1, 0:1, 2]
+    gt[..., 2] = gt[..., 2] - gt[:, 0:1, root:root + 1, 2]
     return gt
 
 
@@ -159,8 +169,15 @@ def load_datasets(cfg: Any, need_train: bool, need_test: bool
     metadata for the evaluation.
 
     Returns ``(train_dataset, test_dataset, test_metadata)`` (``None`` for what is not needed). Every
-    problem is an :class:`InputError` naming the path.
+    problem is an :class:`InputError` naming the path. For ``dataset: mpi_inf_3dhp`` the test dataset is a
+    :class:`TestData3DHP` and there is no metadata.
     """
+    if cfg.dataset == "mpi_inf_3dhp":
+        try:
+            train_set, test_data = load_3dhp_datasets(cfg, need_train, need_test)
+        except (OSError, ValueError) as exc:
+            raise InputError(str(exc)) from exc
+        return train_set, test_data, None
     from lib.data.dataset_motion_3d import MotionDataset3D
 
     splits = (["train"] if need_train else []) + (["test"] if need_test else [])
@@ -259,7 +276,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     for step, (batch_input, batch_gt) in enumerate(bar):
         batch_input = batch_input.to(env.device, non_blocking=True)
         batch_gt = batch_gt.to(env.device, non_blocking=True)
-        target = prepare_target(batch_gt, cfg.rootrel)
+        target = prepare_target(batch_gt, cfg.rootrel, root=model_skeleton_for(cfg).root)
         with torch.autocast(env.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             pred = model(batch_input)
         terms = compute_losses(pred.float(), target, cfg)
@@ -283,6 +300,9 @@ def run_evaluation(model: nn.Module, test_set: Dataset, meta: EvalMetadata, cfg:
                    batch_size: int, workers: int, amp_dtype: torch.dtype | None,
                    progress: bool = True) -> EvalResult | None:
     """Predict the test clips on all ranks, apply the protocol on rank 0 (``None`` elsewhere)."""
+    if isinstance(test_set, TestData3DHP):
+        return run_3dhp_evaluation(_unwrap(model), test_set, cfg, env, batch_size=batch_size, workers=workers,
+                                   amp_dtype=amp_dtype, progress=progress)
     preds = predict_clips(_unwrap(model), test_set, cfg, env, batch_size=batch_size, workers=workers,
                           amp_dtype=amp_dtype, progress=progress)
     if not env.is_main:
@@ -301,6 +321,10 @@ def run(opts: TrainOptions, log: Any = print) -> RunSummary:
     if cfg.clip_len > cfg.maxlen:  # a training/evaluation need: inference-only configs may leave clip_len out
         raise ConfigError(f"{opts.config}: key 'clip_len' is {cfg.clip_len}; allowed: at most maxlen = "
                           f"{cfg.maxlen} (the longest input the model takes)")
+    try:
+        check_dataset_config(cfg, evaluating=bool(opts.evaluate))
+    except ValueError as exc:
+        raise InputError(f"{opts.config}: {exc}") from exc
     try:
         env = setup_distributed(opts.device)
     except ValueError as exc:
@@ -347,7 +371,7 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
 
     seed_everything(opts.seed)
     try:
-        model = build_model(cfg)
+        model = build_model(cfg, parents=model_skeleton_for(cfg).parents)
     except ValueError as exc:
         raise InputError(f"{opts.config}: {exc}") from exc
     log(f"INFO: {cfg.backbone} with {count_parameters(model):,} parameters on {env.device}"
@@ -360,7 +384,9 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
         log(f"INFO: evaluating {opts.evaluate} on {len(test_set)} test clips")
         result = run_evaluation(model, test_set, meta, cfg, env, batch_size=local_batch, workers=workers,
                                 amp_dtype=amp_dtype, progress=opts.progress)
-        if env.is_main:
+        if env.is_main and isinstance(test_set, TestData3DHP):
+            _save_3dhp_outputs(result, opts, log)
+        elif env.is_main:
             log(format_table(result))
             out = evaluation_path_for(opts.evaluate, opts.checkpoint)
             try:
@@ -373,6 +399,18 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
     train_set, test_set, meta = load_datasets(cfg, need_train=True, need_test=need_test)
     return train(model, cfg, opts, env, train_set, test_set, meta, local_batch=local_batch, workers=workers,
                  amp_dtype=amp_dtype, log=log)
+
+
+def _save_3dhp_outputs(result: Any, opts: TrainOptions, log: Any) -> None:
+    """Print the 3DHP table; write ``-c DIR/<checkpoint name>_predictions.npz`` and ``_results.json``."""
+    log(format_table_3dhp(result))
+    pred_path, json_path = output_paths(opts.evaluate, opts.checkpoint)
+    try:
+        save_predictions(pred_path, result.predictions)
+        save_results_json(json_path, result, {"checkpoint": opts.evaluate, "config": opts.config})
+    except OSError as exc:
+        raise InputError(f"cannot write the results to {opts.checkpoint}: {exc}") from exc
+    log(f"INFO: predictions saved to {pred_path}, results to {json_path}")
 
 
 def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_set: Dataset,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import nn
@@ -22,7 +22,7 @@ def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def build_model(cfg: Mapping[str, Any]) -> nn.Module:
+def build_model(cfg: Mapping[str, Any], parents: Sequence[int] | None = None) -> nn.Module:
     """Build the lifting network named by ``cfg['backbone']`` (default ``'SCT'``).
 
     ``cfg`` holds the model keys of ``configs/MB_train_h36m.yaml``: ``dim_feat, dim_rep, depth, num_heads,
@@ -31,6 +31,7 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
     3-channel input, an ablation). For SCT, an absent (or null) ``dct_ratio`` / ``freq_prune_layer`` means the
     released 0.6 in every layer. ``backbone: DSTformer`` builds MotionBERT's baseline; for it ``dct_ratio``
     and ``freq_prune_layer`` plug SCT's spectral compression into the listed layers (absent: none).
+    ``parents``: the skeleton of SCT's Line Pose Graph (default Human3.6M's; DSTformer has none).
     """
     backbone = _get(cfg, "backbone", "SCT")
     common = dict(
@@ -45,7 +46,7 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
         all_layers = list(range(common["depth"]))
         return SCTformer(dct_ratio=float(_get(cfg, "dct_ratio", RELEASED_SCT.dct_ratio)),
                          freq_prune_layer=list(_get(cfg, "freq_prune_layer", all_layers)),
-                         line_pose_graph=bool(_get(cfg, "line_pose_graph", True)), **common)
+                         line_pose_graph=bool(_get(cfg, "line_pose_graph", True)), parents=parents, **common)
     if backbone == "DSTformer":
         return DSTformer(dct_ratio=float(_get(cfg, "dct_ratio", 1.0)),
                          freq_prune_layer=list(_get(cfg, "freq_prune_layer", [])), **common)

@@ -87,6 +87,10 @@ CONFIG_SCHEMA: dict[str, Key] = {
     "finetune": Key((bool,), False),
     "no_eval": Key((bool,), False),
     # data
+    # h36m (clip folders + the Human3.6M pickle) or mpi_inf_3dhp (dt_root holds data_train_3dhp.npz and
+    # data_test_3dhp.npz); trained_on: the dataset the model's joints come from when it differs (null: same)
+    "dataset": Key((str,), "h36m"),
+    "trained_on": Key((_NONE, str), None),
     "data_root": Key((str,), "data/motion3d/MB3D_f243s81/"),
     "dt_root": Key((str,), "data/motion3d"),
     "dt_file": Key((str,), "h36m_sh_conf_cam_source_final.pkl"),

@@ -10,6 +10,8 @@ says (see :mod:`lib.engine.evaluate`).
   fix, so the rotation is proper, det = +1).
 - :func:`n_mpjpe` MPJPE after the least-squares uniform scale alone.
 - :func:`mpjve`   mean per-joint velocity error (first difference along frames), shape ``(F-1,)``.
+- :func:`pck`     3D PCK: the percentage of joints whose error is below a threshold (MPI-INF-3DHP).
+- :func:`auc`     the mean of :func:`pck` over the thresholds 0, 5, ..., 150 mm.
 """
 
 from __future__ import annotations
@@ -92,3 +94,30 @@ def mpjve(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
     """
     _check(predicted, target)
     return mpjpe(np.diff(predicted, axis=0), np.diff(target, axis=0))
+
+
+PCK_THRESHOLD_MM = 150.0
+AUC_THRESHOLDS_MM: tuple[float, ...] = tuple(float(t) for t in range(0, 151, 5))  # 31 thresholds
+
+
+def pck(predicted: np.ndarray, target: np.ndarray, threshold: float = PCK_THRESHOLD_MM) -> np.ndarray:
+    """Percentage (0-100) of joints per frame whose error is strictly below ``threshold``.
+
+    ``(F, J, C), (F, J, C) -> (F,)``. Pass only the joints to score (and root-relative poses when the
+    protocol says so); the mean over frames is the PCK of all of them together.
+    """
+    _check(predicted, target)
+    errors = np.linalg.norm(predicted - target, axis=-1)
+    return (errors < threshold).mean(axis=1) * 100.0
+
+
+def auc(predicted: np.ndarray, target: np.ndarray,
+        thresholds: tuple[float, ...] = AUC_THRESHOLDS_MM) -> np.ndarray:
+    """Area under the PCK curve per frame: the mean of :func:`pck` over ``thresholds`` (percent).
+
+    ``(F, J, C), (F, J, C) -> (F,)``.
+    """
+    _check(predicted, target)
+    errors = np.linalg.norm(predicted - target, axis=-1)[..., None]  # (F, J, 1)
+    below = errors < np.asarray(thresholds, dtype=np.float64)  # (F, J, K)
+    return below.mean(axis=(1, 2)) * 100.0
