@@ -118,8 +118,8 @@ def test_mixed_precision_training(monkeypatch, tmp_path, data_keys, amp, dtype):
     seen, scalers, initial = set(), [], {}
     build_model = lib.model.build_model
 
-    def build_and_watch(cfg):
-        model = build_model(cfg)
+    def build_and_watch(cfg, **kwargs):
+        model = build_model(cfg, **kwargs)
         initial.update({k: v.clone() for k, v in model.state_dict().items()})
         layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
         layer.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
