@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from lib.data.datareader_h36m import DataReaderH36M
+from tests.tiny_models import tiny_config
 
 CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 
@@ -94,8 +95,7 @@ def write_tiny_h36m(root: Path, clip_len: int = 8, data_stride: int = 4, seed: i
             "subset_list": ["H36M-TINY"], "clip_len": clip_len, "data_stride": data_stride}
 
 
-TINY_MODEL = {"dim_feat": 16, "dim_rep": 24, "depth": 2, "num_heads": 2, "mlp_ratio": 2, "maxlen": 8,
-              "dct_ratio": 0.6, "freq_prune_layer": [0, 1]}
+TINY_MODEL = tiny_config(maxlen=8)
 
 
 def write_config(path: Path, data_keys: dict, **extra) -> Path:

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.tiny_models import tiny_config
+
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-TINY_SCT = dict(dim_feat=16, dim_rep=24, depth=2, num_heads=2, mlp_ratio=2, maxlen=243, num_joints=17,
-                att_fuse=True, dct_ratio=0.6, freq_prune_layer=[0, 1])
+TINY_SCT = tiny_config()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -22,9 +22,10 @@ from lib.perf import benchmark as bench
 from lib.perf import variants as bench_rows
 from lib.perf.cpu_inference import onednn_linear_available, prepack_linear_layers
 from lib.perf.flops import count_flops, count_linear_macs, count_parameters
+from tests.tiny_models import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(dim_feat=16, dim_rep=16, depth=2, num_heads=2, mlp_ratio=2, maxlen=12, num_joints=17, att_fuse=True)
+TINY = tiny_config(dim_rep=16, maxlen=12, dct_ratio=None, freq_prune_layer=None)
 
 
 @pytest.fixture(autouse=True)

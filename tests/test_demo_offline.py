@@ -17,10 +17,10 @@ from demo.sct_demo.lifting import scale_to_height, skeleton_height
 from demo.vis import main
 from lib.model import build_model
 from tests.test_demo_keypoint_files import alphapose_entry, coco_person
+from tests.tiny_models import tiny_config
 
 REPO = Path(__file__).resolve().parent.parent
-SMALL_SCT = dict(dim_feat=16, dim_rep=32, depth=2, num_heads=2, mlp_ratio=2, maxlen=4, num_joints=17,
-                 att_fuse=True, dct_ratio=0.6, freq_prune_layer=[0, 1])
+SMALL_SCT = tiny_config(dim_rep=32, maxlen=4)
 NUM_FRAMES = 6
 
 

@@ -22,10 +22,10 @@ from lib.data.sources.h36m_cameras import load_h36m_cameras, quaternion_to_matri
 from lib.model import build_model
 from lib.perf.cpu_inference import PrepackedLinear, onednn_linear_available
 from lib.utils.checkpoint import load_model_weights
+from tests.tiny_models import tiny_config
 
 REPO = Path(__file__).resolve().parent.parent
-SMALL_SCT = dict(dim_feat=16, dim_rep=32, depth=2, num_heads=2, mlp_ratio=2, maxlen=4, num_joints=17,
-                 att_fuse=True, dct_ratio=0.6, freq_prune_layer=[0, 1])
+SMALL_SCT = tiny_config(dim_rep=32, maxlen=4)
 
 
 def write_walking_figure(path: Path, num_frames: int, size=(96, 72), fps: float = 10.0) -> None:

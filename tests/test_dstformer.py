@@ -10,10 +10,10 @@ import torch
 from lib.model import DSTformer, build_model
 from lib.model.spectral import spectral_compress
 from lib.utils.checkpoint import extract_state_dict, load_model_weights
+from tests.tiny_models import tiny_config
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
-TINY = dict(dim_feat=16, dim_rep=24, depth=3, num_heads=2, mlp_ratio=2, maxlen=40, num_joints=17,
-            att_fuse=True, backbone="DSTformer")
+TINY = tiny_config(depth=3, maxlen=40, backbone="DSTformer", dct_ratio=None, freq_prune_layer=None)
 
 
 def _read_manifest(path: Path) -> dict[str, tuple[int, ...]]:

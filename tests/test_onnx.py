@@ -25,9 +25,10 @@ from lib.perf.onnx_export import (  # noqa: E402
     max_abs_difference,
     onnx_session,
 )
+from tests.tiny_models import tiny_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(dim_feat=16, dim_rep=16, depth=2, num_heads=2, mlp_ratio=2, maxlen=10, num_joints=17, att_fuse=True)
+TINY = tiny_config(dim_rep=16, maxlen=10, dct_ratio=None, freq_prune_layer=None)
 
 
 @pytest.mark.slow
