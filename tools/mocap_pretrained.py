@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from tools import convert_h36m, convert_mocap
-from tools.quickstart import _step
+from tools.quickstart import print_step
 
 TOOLS = {"convert_mocap.py": convert_mocap.main, "convert_h36m.py": convert_h36m.main}
 
@@ -67,14 +67,14 @@ def prepare_data(cfg, bvh: str, seed: int) -> None:
     """Convert the corpus and cut the clips unless an earlier run did."""
     val_file, val_root = val_paths(cfg)
     test_pkl, val_pkl = Path(cfg.dt_root) / cfg.dt_file, Path(cfg.dt_root) / val_file
-    _step("1/4 the corpus as Human3.6M-format pickles")
+    print_step("1/4 the corpus as Human3.6M-format pickles")
     if test_pkl.is_file() and val_pkl.is_file():
         print(f"using {test_pkl} and {val_pkl} (delete them to convert again)")
     else:
         _run_tool("convert_mocap.py", "--root", bvh, "--test-subjects", *TEST_SUBJECTS,
                   "--val-subjects", *VAL_SUBJECTS, "--synthetic-fraction", str(SYNTHETIC_FRACTION),
                   "--seed", str(seed), "--out", str(test_pkl), "--val-out", str(val_pkl))
-    _step("2/4 clips")
+    print_step("2/4 clips")
     for dt_file, root in ((cfg.dt_file, cfg.data_root), (val_file, val_root)):
         out = Path(root) / cfg.subset_list[0]
         if (out / "train").is_dir() and (out / "test").is_dir():
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, (name, cfg) in enumerate(cfgs.items()):
             ckpt = Path(args.checkpoint_root) / name
             val_file, val_root = val_paths(cfg)
-            _step(f"3/4 training {name} ({k + 1}/{len(cfgs)}, {cfg.epochs} epochs, best epoch on the "
+            print_step(f"3/4 training {name} ({k + 1}/{len(cfgs)}, {cfg.epochs} epochs, best epoch on the "
                   "validation subjects; stop any time, run again to continue)")
             t0 = time.time()
             run(TrainOptions(config=CONFIGS[name], checkpoint=str(ckpt), seed=args.seed, device="cpu",
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                              progress=not args.no_progress))
             print(f"training {name}: {(time.time() - t0) / 60:.1f} min")
         for name in cfgs:
-            _step(f"4/4 {name} on the held-out test subjects {', '.join(TEST_SUBJECTS)}")
+            print_step(f"4/4 {name} on the held-out test subjects {', '.join(TEST_SUBJECTS)}")
             best = Path(args.checkpoint_root) / name / "best_epoch.bin"
             results[name] = run(TrainOptions(config=CONFIGS[name], evaluate=str(best), device="cpu", workers=0,
                                              progress=not args.no_progress)).result

@@ -88,14 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _step(title: str) -> None:
+def print_step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
 def prepare_data(cfg, synthetic: SyntheticConfig, progress: bool) -> None:
     """Generate and convert the synthetic data unless an earlier run did."""
     pkl = Path(cfg.dt_root) / cfg.dt_file
-    _step("1/5 synthetic Human3.6M-format data")
+    print_step("1/5 synthetic Human3.6M-format data")
     if pkl.is_file():
         print(f"using {pkl} (delete it to generate it again)")
     else:
@@ -104,7 +104,7 @@ def prepare_data(cfg, synthetic: SyntheticConfig, progress: bool) -> None:
         with tqdm(total=n_videos, desc="synthetic videos", unit="video", disable=not progress) as bar:
             atomic_pickle_dump(make_synthetic_h36m(synthetic, progress=bar), pkl)
         print(f"wrote {pkl}")
-    _step("2/5 clips")
+    print_step("2/5 clips")
     if len(cfg.subset_list) != 1:
         raise ConfigError(f"a quickstart config names one subset in subset_list, got {cfg.subset_list}")
     out = Path(cfg.data_root) / cfg.subset_list[0]
@@ -136,17 +136,17 @@ def run_quickstart(opts: QuickstartOptions) -> QuickstartResult:
     common = dict(config=opts.config, checkpoint=str(ckpt), seed=opts.seed, device=opts.device,
                   workers=opts.workers, progress=opts.progress)
 
-    _step("3/5 the untrained model (the training's initial weights)")
+    print_step("3/5 the untrained model (the training's initial weights)")
     untrained = ckpt / "untrained.bin"
     save_untrained(cfg, opts.seed, untrained)
     before = run(TrainOptions(evaluate=str(untrained), **common)).result
 
-    _step(f"4/5 training a small SCT ({cfg.epochs} epochs; stop any time, run again to continue)")
+    print_step(f"4/5 training a small SCT ({cfg.epochs} epochs; stop any time, run again to continue)")
     t0 = time.time()
     run(TrainOptions(**common))
     train_minutes = (time.time() - t0) / 60
 
-    _step("5/5 the trained model (best epoch)")
+    print_step("5/5 the trained model (best epoch)")
     after = run(TrainOptions(evaluate=str(ckpt / "best_epoch.bin"), **common)).result
     return QuickstartResult(before, after, train_minutes)
 
