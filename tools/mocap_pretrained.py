@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS),
                    help="which lifters to train (default: both)")
     p.add_argument("--checkpoint-root", default="checkpoint/mocap", metavar="DIR",
-                   help="checkpoints go to DIR/<model>/ (default checkpoint/mocap)")
+                   help="checkpoints go to DIR/<model>/, relative to the repository (default checkpoint/mocap)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the training (default 0)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -86,6 +86,7 @@ def prepare_data(cfg, bvh: str, seed: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.bvh = os.path.abspath(args.bvh)  # relative to where the user ran it, before the chdir below
     os.chdir(REPO_ROOT)
     if not os.path.isdir(args.bvh):
         print(f"error: --bvh {args.bvh} is not a folder (the CMU corpus; see docs/DATA.md)", file=sys.stderr)
