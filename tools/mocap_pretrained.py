@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             ckpt = Path(args.checkpoint_root) / name
             val_file, val_root = val_paths(cfg)
             print_step(f"3/4 training {name} ({k + 1}/{len(cfgs)}, {cfg.epochs} epochs, best epoch on the "
-                  "validation subjects; stop any time, run again to continue)")
+                       "validation subjects; stop any time, run again to continue)")
             t0 = time.time()
             run(TrainOptions(config=CONFIGS[name], checkpoint=str(ckpt), seed=args.seed, device="cpu",
                              workers=0, overrides=[f"dt_file={val_file}", f"data_root={val_root}"],
