@@ -1,5 +1,6 @@
 """torch.profiler tables of a forward pass and of a training step (tools/profile_model.py)."""
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 import torch
 
 from lib.model import build_model
-from lib.perf.profiling import ProfileSetting, profile_table
+from lib.perf.profiling import ProfileSetting, _step_fn, profile_table
+from lib.perf.timing import Setting, random_clip
+from lib.perf.training import make_train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +25,19 @@ def test_profile_table_of_a_tiny_model(tiny_sct_config, train):
     assert ("autograd::engine" in table) == train  # a training step runs backward
     changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert changed == train  # and an optimizer step
+
+
+def test_profiled_training_step_is_the_benchmarks(tiny_sct_config):
+    # the profile explains the benchmark's --train numbers: the same inputs, loss and AdamW update
+    torch.manual_seed(0)
+    profiled = build_model(tiny_sct_config)
+    timed = copy.deepcopy(profiled)
+    _step_fn(profiled, ProfileSetting(batch=2, frames=27, train=True), joints=17)()
+    setting = Setting(device="cpu", precision="fp32", batch=2, frames=27)
+    step, _ = make_train_step(timed, random_clip(setting, 17), random_clip(setting, 17, seed=1), setting)
+    step()
+    for (name, a), b in zip(profiled.state_dict().items(), timed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
 
 @pytest.mark.slow

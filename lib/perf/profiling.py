@@ -1,19 +1,23 @@
 """Where a model's time goes: ``torch.profiler`` tables of its forward pass or of one training step.
 
-The model runs on random clips. A training step is forward, a mean per-joint position error against a
-random target, backward and one AdamW step; a forward pass runs under ``torch.inference_mode``. After
+The model runs on the benchmark's random clips and does what ``tools/benchmark.py`` times: a forward pass
+under ``torch.inference_mode``, or one training step of :func:`lib.perf.training.make_train_step` (the
+release's 3D loss against a random target, backward, one AdamW update). After
 ``warmup`` untimed calls (they fill the per-length operator caches), ``steps`` calls are profiled and the
 table lists the operators by self time, summed over those calls.
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
+
+from .timing import Setting, autocast_for, random_clip
+from .training import make_train_step
 
 
 @dataclass(frozen=True)
@@ -29,31 +33,21 @@ class ProfileSetting:
     steps: int = 2
 
 
-def _step_fn(model: nn.Module, setting: ProfileSetting, joints: int):
-    generator = torch.Generator().manual_seed(0)
-    shape = (setting.batch, setting.frames, joints, 3)
-    x = torch.randn(shape, generator=generator).to(setting.device)
-    target = torch.randn(shape, generator=generator).to(setting.device)
-    autocast = (torch.autocast(setting.device, dtype=torch.bfloat16) if setting.bf16
-                else contextlib.nullcontext())
-    if not setting.train:
-        model.eval()
+def _step_fn(model: nn.Module, setting: ProfileSetting, joints: int) -> Callable[[], None]:
+    """The call to profile: the benchmark's own forward pass or training step (:mod:`lib.perf.training`)
+    on its random clip, so a profile explains the numbers ``tools/benchmark.py`` prints."""
+    timing = Setting(device=setting.device, precision="bf16" if setting.bf16 else "fp32", batch=setting.batch,
+                     frames=setting.frames)
+    x = random_clip(timing, joints)
+    if setting.train:
+        step, _ = make_train_step(model, x, random_clip(timing, joints, seed=1), timing)
+        return step
+    model.eval()
 
-        def forward() -> None:
-            with torch.inference_mode(), autocast:
-                model(x)
-        return forward
-
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-    def train_step() -> None:
-        with autocast:
-            loss = torch.linalg.norm(model(x).float() - target, dim=-1).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return train_step
+    def forward() -> None:
+        with torch.inference_mode(), autocast_for(timing.device, timing.precision):
+            model(x)
+    return forward
 
 
 def profile_table(model: nn.Module, setting: ProfileSetting, row_limit: int = 20) -> str:
