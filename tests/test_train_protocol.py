@@ -47,6 +47,23 @@ def test_protocol_hand_computed():
     assert res.skipped_clips == 1 and res.num_clips == 3 and res.num_frames == 10
 
 
+def test_per_joint_and_per_axis_errors_hand_computed():
+    # a depth error of 30 mm on joint 3 and a 12 mm x error on joint 5 in every frame, nothing else
+    F, T = 12, 4
+    gts = np.tile(G[None] * 100.0, (F, 1, 1))
+    err = np.zeros((17, 3))
+    err[3, 2], err[5, 0] = 30.0, -12.0
+    split = [range(k, k + T) for k in range(0, F, T)]
+    preds = np.stack([gts[list(ids)] + err for ids in split])
+    res = protocol_errors(preds, split, ["Walking"] * F, np.ones(F), gts, ["s_01_act_02_subact_01_ca_01"] * F)
+    expected_joint = np.zeros(17)
+    expected_joint[3], expected_joint[5] = 30.0, 12.0
+    np.testing.assert_allclose(res.per_joint, expected_joint, atol=1e-9)
+    assert res.per_axis == pytest.approx({"x": 12.0 / 17, "y": 0.0, "z": 30.0 / 17})
+    assert res.p1 == pytest.approx(42.0 / 17)
+    assert "Mean |error| per axis over the frames (depth is z): x 0.7, y 0.0, z 1.8 mm" in format_table(res)
+
+
 def test_protocol_skips_exactly_the_three_sources():
     preds, split, actions, factors, gts, sources = _hand_made()
     with_skip = protocol_errors(preds, split, actions, factors, gts, sources)

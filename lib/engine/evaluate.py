@@ -46,12 +46,17 @@ SKIPPED_SOURCES: tuple[str, ...] = (
 
 @dataclass
 class EvalResult:
-    """Protocol numbers in millimetres: overall (mean over actions) and per action."""
+    """Protocol numbers in millimetres: overall (mean over actions) and per action. Not in MotionBERT's
+    output, for diagnosis: ``per_joint`` (P1 of each joint, in the model's joint order) and ``per_axis``
+    (mean absolute error along the camera's x, y and depth z), both root-relative and averaged over the
+    evaluated frames (not over actions)."""
 
     p1: float
     p2: float
     mpjve: float
     per_action: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_joint: list[float] = field(default_factory=list)
+    per_axis: dict[str, float] = field(default_factory=dict)
     num_frames: int = 0
     num_clips: int = 0
     skipped_clips: int = 0
@@ -138,6 +143,8 @@ def protocol_errors(pred_clips_mm: np.ndarray, split_id_test: Sequence[Sequence[
     gts = np.asarray(gts, dtype=np.float64)
     num_frames = len(actions)
     e1_sum = np.zeros(num_frames)
+    joint_sum = np.zeros((num_frames, gts.shape[1]))
+    axis_sum = np.zeros((num_frames, 3))
     e2_sum = np.zeros(num_frames)
     ev_sum = np.zeros(num_frames)
     count = np.zeros(num_frames)
@@ -156,6 +163,8 @@ def protocol_errors(pred_clips_mm: np.ndarray, split_id_test: Sequence[Sequence[
         # Buffered fancy-index addition, as MotionBERT does: a frame repeated inside one clip (a short
         # video resampled to the clip length) counts once, with its last occurrence.
         e1_sum[frames] += mpjpe(pred, gt)
+        joint_sum[frames] += np.linalg.norm(pred - gt, axis=-1)
+        axis_sum[frames] += np.abs(pred - gt).mean(axis=1)
         e2_sum[frames] += p_mpjpe(pred, gt)
         count[frames] += 1
         if len(frames) > 1:
@@ -183,7 +192,11 @@ def protocol_errors(pred_clips_mm: np.ndarray, split_id_test: Sequence[Sequence[
     if not per_action:
         raise ValueError("no test frame is left after skipping the excluded sources")
     mean = {k: float(np.mean([v[k] for v in per_action.values()])) for k in ("p1", "p2", "mpjve")}
+    per_joint = (joint_sum[covered] / count[covered, None]).mean(axis=0)
+    per_axis = (axis_sum[covered] / count[covered, None]).mean(axis=0)
     return EvalResult(p1=mean["p1"], p2=mean["p2"], mpjve=mean["mpjve"], per_action=per_action,
+                      per_joint=[float(v) for v in per_joint],
+                      per_axis={axis: float(v) for axis, v in zip("xyz", per_axis, strict=True)},
                       num_frames=int(covered.sum()), num_clips=len(split) - skipped, skipped_clips=skipped)
 
 
@@ -206,6 +219,9 @@ def format_table(result: EvalResult) -> str:
     lines.append(f"Protocol #1 Error (MPJPE): {result.p1} mm")
     lines.append(f"Protocol #2 Error (P-MPJPE): {result.p2} mm")
     lines.append(f"MPJVE: {result.mpjve} mm")
+    if result.per_axis:
+        lines.append("Mean |error| per axis over the frames (depth is z): "
+                     + ", ".join(f"{axis} {v:.1f}" for axis, v in result.per_axis.items()) + " mm")
     return "\n".join(lines)
 
 
