@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lib.model import build_model
-from lib.perf.profiling import ProfileSetting, _step_fn, profile_table
+from lib.perf.profiling import ProfileSetting, profile_table
 from lib.perf.timing import Setting, random_clip
 from lib.perf.training import make_train_step
 
@@ -32,7 +32,7 @@ def test_profiled_training_step_is_the_benchmarks(tiny_sct_config):
     torch.manual_seed(0)
     profiled = build_model(tiny_sct_config)
     timed = copy.deepcopy(profiled)
-    _step_fn(profiled, ProfileSetting(batch=2, frames=27, train=True), joints=17)()
+    profile_table(profiled, ProfileSetting(batch=2, frames=27, train=True, warmup=0, steps=1))  # one step
     setting = Setting(device="cpu", precision="fp32", batch=2, frames=27)
     step, _ = make_train_step(timed, random_clip(setting, 17), random_clip(setting, 17, seed=1), setting)
     step()

@@ -163,8 +163,9 @@ def protocol_errors(pred_clips_mm: np.ndarray, split_id_test: Sequence[Sequence[
         # Buffered fancy-index addition, as MotionBERT does: a frame repeated inside one clip (a short
         # video resampled to the clip length) counts once, with its last occurrence.
         e1_sum[frames] += mpjpe(pred, gt)
-        joint_sum[frames] += np.linalg.norm(pred - gt, axis=-1)
-        axis_sum[frames] += np.abs(pred - gt).mean(axis=1)
+        diff = pred - gt
+        joint_sum[frames] += np.linalg.norm(diff, axis=-1)
+        axis_sum[frames] += np.abs(diff).mean(axis=1)
         e2_sum[frames] += p_mpjpe(pred, gt)
         count[frames] += 1
         if len(frames) > 1:
