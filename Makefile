@@ -5,7 +5,8 @@
 #   make test-all     the same with every test: subprocesses, torchrun, ONNX, end to end (what CI runs)
 #   make demo-offline the offline 2D backend of the video demo (MediaPipe BlazePose), see docs/DEMO.md
 #   make benchmark    time all models side by side on this machine (docs/BENCHMARKS.md)
-#   make pretrained BVH=DIR   train the shipped motion-capture lifters from the CMU corpus (docs/EXPERIMENTS.md)
+#   make pretrained BVH=DIR   train the shipped motion-capture lifters from the CMU corpus (docs/EXPERIMENTS.md);
+#                             ARGS="--device cuda --override epochs=30 ..." passes options to tools/mocap_pretrained.py
 # TORCH pins the torch build installed when the environment has none yet, e.g.
 #   make test TORCH="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu121"
 PYTHON ?= python3
@@ -59,7 +60,7 @@ benchmark: install
 
 pretrained: install
 	@test -n "$(BVH)" || { echo "usage: make pretrained BVH=<folder of the CMU corpus, see docs/DATA.md>" >&2; exit 2; }
-	$(PY) tools/mocap_pretrained.py --bvh $(BVH)
+	$(PY) tools/mocap_pretrained.py --bvh $(BVH) $(ARGS)
 
 lint: install-dev
 	$(PY) -m ruff check .

@@ -6,7 +6,13 @@
 2. cut both into clips (``tools/convert_h36m.py``);
 3. train ``configs/mocap/sct.yaml`` and ``configs/mocap/dstformer.yaml`` (same recipe, size and budget),
    selecting the best epoch on the validation subjects;
-4. evaluate each ``best_epoch.bin`` on the held-out test subjects with the exact protocol.
+4. evaluate each ``best_epoch.bin`` on the held-out test subjects with the exact protocol; the results go
+   to ``<checkpoint root>/<model>/heldout/best_epoch_results.json`` (the ``best_epoch_results.json`` beside
+   the checkpoint holds its validation results).
+
+``--device`` trains on a GPU; ``--override KEY=VALUE`` changes the recipe of both models alike (a bigger
+pair on a GPU, docs/EXPERIMENTS.md); ``--data-only`` stops after step 2, so that the models can then train
+in separate processes (``--models sct`` and ``--models dstformer``) side by side.
 
 Every step reuses what an earlier run left (pickles, clips, checkpoints): a run stopped at any moment
 continues where it stopped (``train.py`` resumes from ``latest_epoch.bin``).
@@ -20,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from lib.utils.config import ConfigError, load_config
 from tools import convert_h36m, convert_mocap
 from tools.quickstart import print_step
 
@@ -40,6 +47,7 @@ TEST_SUBJECTS = ("06", "135")
 VAL_SUBJECTS = ("49", "131")
 SYNTHETIC_FRACTION = 0.25
 VAL_SUFFIX = "_val"
+HELDOUT_DIR = "heldout"  # <checkpoint root>/<model>/heldout/: the evaluation on the held-out test subjects
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,9 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-root", default="checkpoint/mocap", metavar="DIR",
                    help="checkpoints go to DIR/<model>/, relative to the repository (default checkpoint/mocap)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the training (default 0)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train and evaluate (default: auto = CUDA when available)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="data-loader worker processes (default: train.py's, from the CPU count: 0 on 2 cores)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="config entry for every model, training and evaluation alike (repeatable), e.g. "
+                        "--override dim_feat=96 --override epochs=30 for a bigger pair on a GPU; a clip_len or "
+                        "data_stride override needs a data_root override too (the clips get their own folder)")
+    p.add_argument("--data-only", action="store_true",
+                   help="convert the corpus and cut the clips, then stop (e.g. before training the models in "
+                        "separate processes with --models)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
+
+
+DATA_SHAPE_KEYS = ("clip_len", "data_stride")
+
+
+def check_data_overrides(base, cfg) -> None:
+    """Clips of another length or stride must not be mixed with the ones already cut: an override of
+    ``clip_len`` or ``data_stride`` needs its own ``data_root``."""
+    changed = [key for key in DATA_SHAPE_KEYS if cfg[key] != base[key]]
+    if changed and cfg.data_root == base.data_root:
+        raise ConfigError(f"--override {changed[0]}={cfg[changed[0]]} changes the clips, but they would go to "
+                          f"{base.data_root}, where clips of {base.clip_len} frames are cut; add "
+                          f"--override data_root=<another folder>/")
 
 
 def val_paths(cfg) -> tuple[str, str]:
@@ -97,34 +129,37 @@ def main(argv: list[str] | None = None) -> int:
     from lib.engine.errors import InputError
     from lib.engine.trainer import TrainOptions, run
     from lib.utils.checkpoint import CheckpointError
-    from lib.utils.config import ConfigError, load_config
 
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
+    run_opts = {"device": args.device, "workers": args.workers, "progress": not args.no_progress}
     results = {}
     try:
-        cfgs = {name: load_config(CONFIGS[name]) for name in args.models}
+        cfgs = {name: load_config(CONFIGS[name], args.override) for name in args.models}
         first = cfgs[args.models[0]]
+        check_data_overrides(load_config(CONFIGS[args.models[0]]), first)
         for name, cfg in cfgs.items():
             if (cfg.dt_root, cfg.dt_file, cfg.data_root, cfg.clip_len, cfg.data_stride) != (
                     first.dt_root, first.dt_file, first.data_root, first.clip_len, first.data_stride):
                 raise ConfigError(f"{CONFIGS[name]}: the mocap configs must share their data keys")
         prepare_data(first, args.bvh, args.seed)
+        if args.data_only:
+            return 0
         for k, (name, cfg) in enumerate(cfgs.items()):
             ckpt = Path(args.checkpoint_root) / name
             val_file, val_root = val_paths(cfg)
             print_step(f"3/4 training {name} ({k + 1}/{len(cfgs)}, {cfg.epochs} epochs, best epoch on the "
                        "validation subjects; stop any time, run again to continue)")
             t0 = time.time()
-            run(TrainOptions(config=CONFIGS[name], checkpoint=str(ckpt), seed=args.seed, device="cpu",
-                             workers=0, overrides=[f"dt_file={val_file}", f"data_root={val_root}"],
-                             progress=not args.no_progress))
+            run(TrainOptions(config=CONFIGS[name], checkpoint=str(ckpt), seed=args.seed,
+                             overrides=[*args.override, f"dt_file={val_file}", f"data_root={val_root}"], **run_opts))
             print(f"training {name}: {(time.time() - t0) / 60:.1f} min")
         for name in cfgs:
             print_step(f"4/4 {name} on the held-out test subjects {', '.join(TEST_SUBJECTS)}")
-            best = Path(args.checkpoint_root) / name / "best_epoch.bin"
-            results[name] = run(TrainOptions(config=CONFIGS[name], evaluate=str(best), device="cpu", workers=0,
-                                             progress=not args.no_progress)).result
+            ckpt = Path(args.checkpoint_root) / name  # beside it, best_epoch_results.json is the validation's
+            results[name] = run(TrainOptions(config=CONFIGS[name], evaluate=str(ckpt / "best_epoch.bin"),
+                                             checkpoint=str(ckpt / HELDOUT_DIR), overrides=args.override,
+                                             **run_opts)).result
     except (ConfigError, CheckpointError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
