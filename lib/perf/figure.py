@@ -69,12 +69,15 @@ def plot_pareto(report: BenchmarkReport, path: str | os.PathLike, accuracy: Mapp
     size = {"o": 110, "s": 55}  # a square drawn over a circle at the same place leaves the circle visible
     speed_label = (("training " if report.mode == "train" else "")
                    + f"frames per second ({device_name(report, device)}, {precision}, batch {batch})")
+    # small models cost a few MFLOPs per frame: their GFLOP tick labels would run into each other
+    mflops = [c.mflops_per_frame for c in report.costs.values()]
+    unit, scale = ("GFLOPs", 1e3) if mflops and max(mflops) >= 100 else ("MFLOPs", 1.0)
     for v, r in rows:
         c = report.costs.get(v.key)
         color, marker = style[v.key]
-        ax_cost.scatter([c.mflops_per_frame / 1e3 if c else float("nan")], [r.fps], color=color, marker=marker,
+        ax_cost.scatter([c.mflops_per_frame / scale if c else float("nan")], [r.fps], color=color, marker=marker,
                         s=size[marker], label=v.label, zorder=2 if marker == "s" else 1)
-    ax_cost.set_xlabel("GFLOPs per frame (all matrix products)")
+    ax_cost.set_xlabel(f"{unit} per frame (all matrix products)")
     ax_cost.set_ylabel(speed_label)
     ax_cost.set_title("Speed vs arithmetic")
     ax_cost.grid(alpha=0.3)
