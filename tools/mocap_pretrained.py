@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-DATA_SHAPE_KEYS = ("clip_len", "data_stride")
+DATA_KEYS = ("dt_root", "dt_file", "data_root", "clip_len", "data_stride")  # shared by both models' configs
+DATA_SHAPE_KEYS = ("clip_len", "data_stride")  # those that change the clips themselves
 
 
 def check_data_overrides(base, cfg) -> None:
@@ -139,26 +140,25 @@ def main(argv: list[str] | None = None) -> int:
         first = cfgs[args.models[0]]
         check_data_overrides(load_config(CONFIGS[args.models[0]]), first)
         for name, cfg in cfgs.items():
-            if (cfg.dt_root, cfg.dt_file, cfg.data_root, cfg.clip_len, cfg.data_stride) != (
-                    first.dt_root, first.dt_file, first.data_root, first.clip_len, first.data_stride):
+            if any(cfg[key] != first[key] for key in DATA_KEYS):
                 raise ConfigError(f"{CONFIGS[name]}: the mocap configs must share their data keys")
         prepare_data(first, args.bvh, args.seed)
         if args.data_only:
             return 0
+        ckpts = {name: Path(args.checkpoint_root) / name for name in cfgs}
         for k, (name, cfg) in enumerate(cfgs.items()):
-            ckpt = Path(args.checkpoint_root) / name
             val_file, val_root = val_paths(cfg)
             print_step(f"3/4 training {name} ({k + 1}/{len(cfgs)}, {cfg.epochs} epochs, best epoch on the "
                        "validation subjects; stop any time, run again to continue)")
             t0 = time.time()
-            run(TrainOptions(config=CONFIGS[name], checkpoint=str(ckpt), seed=args.seed,
+            run(TrainOptions(config=CONFIGS[name], checkpoint=str(ckpts[name]), seed=args.seed,
                              overrides=[*args.override, f"dt_file={val_file}", f"data_root={val_root}"], **run_opts))
             print(f"training {name}: {(time.time() - t0) / 60:.1f} min")
         for name in cfgs:
             print_step(f"4/4 {name} on the held-out test subjects {', '.join(TEST_SUBJECTS)}")
-            ckpt = Path(args.checkpoint_root) / name  # beside it, best_epoch_results.json is the validation's
-            results[name] = run(TrainOptions(config=CONFIGS[name], evaluate=str(ckpt / "best_epoch.bin"),
-                                             checkpoint=str(ckpt / HELDOUT_DIR), overrides=args.override,
+            # beside the checkpoint, best_epoch_results.json holds the validation's results
+            results[name] = run(TrainOptions(config=CONFIGS[name], evaluate=str(ckpts[name] / "best_epoch.bin"),
+                                             checkpoint=str(ckpts[name] / HELDOUT_DIR), overrides=args.override,
                                              **run_opts)).result
     except (ConfigError, CheckpointError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)

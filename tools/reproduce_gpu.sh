@@ -38,7 +38,7 @@ bench)
 mocap)
     bvh=${3:?usage: tools/reproduce_gpu.sh mocap OUT BVH}
     # the GPU recipe: the 0.93M pair of docs/EXPERIMENTS.md, trained longer (the schedule is exponential,
-    # so 30 epochs at x0.9 continue the 20-epoch run's curve)
+    # so 30 epochs at x0.9 continue the 20-epoch run's curve); SCT keeps configs/mocap/sct.yaml's σ
     read -r -a overrides <<< "${MOCAP_OVERRIDES:-dim_feat=96 dim_rep=192 epochs=30 lr_decay=0.9}"
     args=()
     for o in "${overrides[@]}"; do args+=(--override "$o"); done
