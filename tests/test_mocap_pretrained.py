@@ -1,6 +1,11 @@
-"""``tools/mocap_pretrained.py``: where ``--bvh`` is looked up and how a bad one is reported."""
+"""``tools/mocap_pretrained.py``: where ``--bvh`` is looked up and how a bad one is reported; the GPU
+recipe of ``tools/reproduce_gpu.sh mocap``."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +98,36 @@ def test_overrides_device_and_workers_reach_every_training_and_evaluation(tmp_pa
         assert c.evaluate == str(tmp_path / "ck" / name / "best_epoch.bin")
         assert c.checkpoint == str(tmp_path / "ck" / name / "heldout")  # not over the validation's JSON
     assert {(c.device, c.workers) for c in calls} == {("cpu", 3)}
+
+
+def _gpu_script_commands(tmp_path, **env):
+    """Run ``tools/reproduce_gpu.sh mocap`` with a stand-in ``python`` that only prints its arguments;
+    returns each model's training command as a list of words."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "python").write_text('#!/bin/sh\necho "$*"\n')
+    (fake / "python").chmod(0o755)
+    out = tmp_path / "out"
+    script = Path(__file__).resolve().parents[1] / "tools" / "reproduce_gpu.sh"
+    environ = {k: v for k, v in os.environ.items() if k not in ("MOCAP_OVERRIDES", "SCT_OVERRIDES")}
+    environ.update(PATH=f"{fake}{os.pathsep}{os.environ['PATH']}", DEVICE="cpu", **env)
+    subprocess.run(["bash", str(script), "mocap", str(out), "corpus"], env=environ, check=True,
+                   capture_output=True, text=True)
+    return {model: (out / f"{model}.log").read_text().split() for model in ("sct", "dstformer")}
+
+
+def test_gpu_recipe_compresses_sct_only(tmp_path):
+    """The pair shares recipe and size; sigma = 0.6 (chosen on the validation subjects) reaches SCT alone."""
+    args = _gpu_script_commands(tmp_path)
+    for model in ("sct", "dstformer"):
+        assert args[model][args[model].index("--models") + 1] == model
+        for key in ("dim_feat=96", "dim_rep=192", "epochs=30", "lr_decay=0.9"):
+            assert key in args[model]
+    assert "dct_ratio=0.6" in args["sct"]
+    assert not any(a.startswith("dct_ratio") for a in args["dstformer"])
+
+
+def test_gpu_recipe_sct_overrides_can_be_emptied(tmp_path):
+    args = _gpu_script_commands(tmp_path, SCT_OVERRIDES="", MOCAP_OVERRIDES="epochs=2")
+    assert "epochs=2" in args["sct"] and "dim_feat=96" not in args["sct"]
+    assert not any(a.startswith("dct_ratio") for a in args["sct"])

@@ -10,7 +10,9 @@
 # OUT receives at most 8 files (reports, logs, the two best_epoch.bin with their results); they are also
 # kept under outputs/benchmark/ and checkpoint/gpu/ (where a stopped mocap run resumes when run again).
 # Environment: TRAIN_MINUTES (default 8) caps the mocap training; MOCAP_OVERRIDES replaces the GPU recipe
-# (space-separated KEY=VALUE, applied to both models); DEVICE (default cuda) = cpu tries the mocap part here.
+# (space-separated KEY=VALUE, applied to both models); SCT_OVERRIDES (default dct_ratio=0.6) is added for
+# SCT only: at this size sigma = 0.6 had the lower validation error (docs/EXPERIMENTS.md); DEVICE (default
+# cuda) = cpu tries the mocap part here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # tools/ and lib/ without an install
@@ -44,10 +46,15 @@ mocap)
     for o in "${overrides[@]}"; do args+=(--override "$o"); done
     python tools/mocap_pretrained.py --bvh "$bvh" --data-only --no-progress
     pids=()
+    read -r -a sct_overrides <<< "${SCT_OVERRIDES-dct_ratio=0.6}"
+    sct_args=()
+    for o in "${sct_overrides[@]}"; do sct_args+=(--override "$o"); done
     for model in sct dstformer; do
+        extra=()
+        if [ "$model" = sct ]; then extra=("${sct_args[@]}"); fi
         timeout "${TRAIN_MINUTES:-8}m" python tools/mocap_pretrained.py --bvh "$bvh" --models "$model" \
             --device "${DEVICE:-cuda}" --checkpoint-root checkpoint/gpu --no-progress "${args[@]}" \
-            > "$out/$model.log" 2>&1 &
+            ${extra[@]+"${extra[@]}"} > "$out/$model.log" 2>&1 &
         pids+=($!)
     done
     status=0
