@@ -40,21 +40,19 @@ bench)
 mocap)
     bvh=${3:?usage: tools/reproduce_gpu.sh mocap OUT BVH}
     # the GPU recipe: the 0.93M pair of docs/EXPERIMENTS.md, trained longer (the schedule is exponential,
-    # so 30 epochs at x0.9 continue the 20-epoch run's curve); SCT keeps configs/mocap/sct.yaml's σ
-    read -r -a overrides <<< "${MOCAP_OVERRIDES:-dim_feat=96 dim_rep=192 epochs=30 lr_decay=0.9}"
-    args=()
-    for o in "${overrides[@]}"; do args+=(--override "$o"); done
+    # so 30 epochs at x0.9 continue the 20-epoch run's curve); SCT_OVERRIDES reach the SCT process only
+    recipe=${MOCAP_OVERRIDES:-dim_feat=96 dim_rep=192 epochs=30 lr_decay=0.9}
     python tools/mocap_pretrained.py --bvh "$bvh" --data-only --no-progress
     pids=()
-    read -r -a sct_overrides <<< "${SCT_OVERRIDES-dct_ratio=0.6}"
-    sct_args=()
-    for o in "${sct_overrides[@]}"; do sct_args+=(--override "$o"); done
     for model in sct dstformer; do
-        extra=()
-        if [ "$model" = sct ]; then extra=("${sct_args[@]}"); fi
+        words=$recipe
+        if [ "$model" = sct ]; then words="$words ${SCT_OVERRIDES-dct_ratio=0.6}"; fi
+        read -r -a overrides <<< "$words"
+        args=()
+        for o in ${overrides[@]+"${overrides[@]}"}; do args+=(--override "$o"); done
         timeout "${TRAIN_MINUTES:-8}m" python tools/mocap_pretrained.py --bvh "$bvh" --models "$model" \
-            --device "${DEVICE:-cuda}" --checkpoint-root checkpoint/gpu --no-progress "${args[@]}" \
-            ${extra[@]+"${extra[@]}"} > "$out/$model.log" 2>&1 &
+            --device "${DEVICE:-cuda}" --checkpoint-root checkpoint/gpu --no-progress ${args[@]+"${args[@]}"} \
+            > "$out/$model.log" 2>&1 &
         pids+=($!)
     done
     status=0
