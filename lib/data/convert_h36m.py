@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.data.datareader_h36m import DataReaderH36M, clip_index_array
-from lib.utils.atomic_io import atomic_directory
+from ..utils.atomic_io import atomic_directory
+from .datareader_h36m import DataReaderH36M, clip_index_array
 
 SOURCE_HELP = (
     "The preprocessed Human3.6M pickles (h36m_sh_conf_cam_source_final.pkl, h36m_cpn_cam_source.pkl) are "

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lib.data.sources.h36m_cameras import H36M_RESOLUTION
-from lib.utils.safe_pickle import UnsafePickleError, load_pickle
+from ..utils.safe_pickle import UnsafePickleError, load_pickle
+from .sources.h36m_cameras import H36M_RESOLUTION
 
 NUM_JOINTS = 17
 REQUIRED_KEYS: tuple[str, ...] = ("joint_2d", "joint3d_image", "camera_name", "source")

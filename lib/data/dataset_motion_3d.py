@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lib.data.datareader_h36m import DataFormatError, first_non_finite, frame_joint_text, read_data_pickle
-from lib.utils.skeleton import flip_pose
+from ..utils.skeleton import flip_pose
+from .datareader_h36m import DataFormatError, first_non_finite, frame_joint_text, read_data_pickle
 
 NOISE_STD = 0.005  # largest per-clip std of the 2D noise augmentation, normalised units (~2.5 px at w=1000)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.data.datareader_h36m import NUM_JOINTS, DataReaderH36M, clip_index_array, denormalize_screen
+from .datareader_h36m import NUM_JOINTS, DataReaderH36M, clip_index_array, denormalize_screen
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ import torch
 from numpy.lib import format as npy_format
 from torch.utils.data import Dataset
 
-from lib.data.datareader_h36m import normalize_screen
-from lib.utils.safe_pickle import DataUnpickler, UnsafePickleError
-from lib.utils.skeleton import MPI_INF_3DHP_SKELETON, Skeleton, flip_pose
+from ..utils.safe_pickle import DataUnpickler, UnsafePickleError
+from ..utils.skeleton import MPI_INF_3DHP_SKELETON, Skeleton, flip_pose
+from .datareader_h36m import normalize_screen
 
 TRAIN_FILE = "data_train_3dhp.npz"
 TEST_FILE = "data_test_3dhp.npz"

@@ -30,11 +30,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from lib.data.eval_metadata import EvalMetadata
-from lib.engine.distributed import DistEnv, all_gather_objects
-from lib.utils.atomic_io import write_text_atomic
-from lib.utils.metrics import mpjpe, mpjve, p_mpjpe
-from lib.utils.skeleton import H36M_SKELETON, Skeleton, flip_pose
+from ..data.eval_metadata import EvalMetadata
+from ..utils.atomic_io import write_text_atomic
+from ..utils.metrics import mpjpe, mpjve, p_mpjpe
+from ..utils.skeleton import H36M_SKELETON, Skeleton, flip_pose
+from .distributed import DistEnv, all_gather_objects
 
 # Video sources (camera suffix removed) left out of the Human3.6M test set by MotionBERT's protocol.
 SKIPPED_SOURCES: tuple[str, ...] = (

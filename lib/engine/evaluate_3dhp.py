@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib.data.mpi_inf_3dhp import (
+from ..data.mpi_inf_3dhp import (
     LEGACY_FRAME_COUNTS,
     NUM_JOINTS,
     ROOT,
@@ -49,11 +49,11 @@ from lib.data.mpi_inf_3dhp import (
     window_centre,
     windows_over,
 )
-from lib.engine.distributed import DistEnv
-from lib.engine.evaluate import predict_clips
-from lib.utils.atomic_io import atomic_path
-from lib.utils.metrics import auc, mpjpe, mpjve, p_mpjpe, pck
-from lib.utils.skeleton import MPI_INF_3DHP_SKELETON, SKELETONS, Skeleton, h36m_to_mpi_inf_3dhp, mpi_inf_3dhp_to_h36m
+from ..utils.atomic_io import atomic_path
+from ..utils.metrics import auc, mpjpe, mpjve, p_mpjpe, pck
+from ..utils.skeleton import MPI_INF_3DHP_SKELETON, SKELETONS, Skeleton, h36m_to_mpi_inf_3dhp, mpi_inf_3dhp_to_h36m
+from .distributed import DistEnv
+from .evaluate import predict_clips
 
 PCK_JOINTS: tuple[int, ...] = tuple(range(14))  # head top .. left ankle: not pelvis, spine, head
 METRICS: tuple[str, ...] = ("pck", "auc", "mpjpe")

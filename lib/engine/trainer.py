@@ -27,9 +27,29 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from lib.data.datareader_h36m import DataFormatError, DataReaderH36M
-from lib.data.eval_metadata import EvalMetadata
-from lib.engine.distributed import (
+from ..data.datareader_h36m import DataFormatError, DataReaderH36M
+from ..data.eval_metadata import EvalMetadata
+from ..perf.flops import count_parameters
+from ..perf.inference import prepare_for_inference
+from ..utils.checkpoint import (
+    CheckpointError,
+    compare_state_dicts,
+    extract_state_dict,
+    load_checkpoint_file,
+    load_model_weights,
+    save_checkpoint,
+)
+from ..utils.config import ConfigError, load_config
+from ..utils.losses import (
+    loss_angle,
+    loss_angle_velocity,
+    loss_limb_gt,
+    loss_limb_var,
+    loss_mpjpe,
+    loss_n_mpjpe,
+    loss_velocity,
+)
+from .distributed import (
     DistEnv,
     all_reduce_mean,
     barrier,
@@ -37,8 +57,8 @@ from lib.engine.distributed import (
     cleanup_distributed,
     setup_distributed,
 )
-from lib.engine.errors import InputError
-from lib.engine.evaluate import (
+from .errors import InputError
+from .evaluate import (
     EvalResult,
     evaluate_h36m,
     evaluation_path_for,
@@ -47,7 +67,7 @@ from lib.engine.evaluate import (
     results_path_for,
     save_results_json,
 )
-from lib.engine.evaluate_3dhp import (
+from .evaluate_3dhp import (
     TestData3DHP,
     check_dataset_config,
     format_table_3dhp,
@@ -56,26 +76,6 @@ from lib.engine.evaluate_3dhp import (
     output_paths,
     run_3dhp_evaluation,
     save_predictions,
-)
-from lib.perf.flops import count_parameters
-from lib.perf.inference import prepare_for_inference
-from lib.utils.checkpoint import (
-    CheckpointError,
-    compare_state_dicts,
-    extract_state_dict,
-    load_checkpoint_file,
-    load_model_weights,
-    save_checkpoint,
-)
-from lib.utils.config import ConfigError, load_config
-from lib.utils.losses import (
-    loss_angle,
-    loss_angle_velocity,
-    loss_limb_gt,
-    loss_limb_var,
-    loss_mpjpe,
-    loss_n_mpjpe,
-    loss_velocity,
 )
 
 LOSS_TERMS = ("3d_pos", "3d_scale", "3d_velocity", "lv", "lg", "angle", "angle_velocity")
@@ -178,7 +178,7 @@ def load_datasets(cfg: Any, need_train: bool, need_test: bool
         except (OSError, ValueError) as exc:
             raise InputError(str(exc)) from exc
         return train_set, test_data, None
-    from lib.data.dataset_motion_3d import MotionDataset3D
+    from ..data.dataset_motion_3d import MotionDataset3D
 
     splits = (["train"] if need_train else []) + (["test"] if need_test else [])
     for split in splits:
@@ -356,7 +356,7 @@ def _silent(*_args: Any, **_kwargs: Any) -> None:
 
 
 def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
-    from lib.model import build_model
+    from ..model import build_model
 
     amp_dtype = AMP_DTYPES[opts.amp]
     workers = default_workers(env) if opts.workers is None else opts.workers

@@ -7,8 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from lib.utils.released_model import RELEASED_SCT
-
+from ..utils.released_model import RELEASED_SCT
 from .dstformer import DSTformer
 from .sctformer import SCTformer
 

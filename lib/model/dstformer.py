@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lib.utils.released_model import RELEASED_SCT
-
+from ..utils.released_model import RELEASED_SCT
 from .dual_stream import DualStreamTransformer, layer_compress_ratios
 
 

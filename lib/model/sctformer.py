@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lib.utils.released_model import RELEASED_SCT
-from lib.utils.skeleton import H36M_PARENTS
-
+from ..utils.released_model import RELEASED_SCT
+from ..utils.skeleton import H36M_PARENTS
 from .dual_stream import DualStreamTransformer, layer_compress_ratios
 
 

@@ -6,8 +6,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 
-from lib.utils.atomic_io import atomic_path
-
+from ..utils.atomic_io import atomic_path
 from .benchmark import BenchmarkReport
 from .reports import device_name
 

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib.model.dynamic_length import LENGTH_CHECKED_UP_TO, integer_ratio
-from lib.utils.atomic_io import atomic_path
+from ..model.dynamic_length import LENGTH_CHECKED_UP_TO, integer_ratio
+from ..utils.atomic_io import atomic_path
 
 INPUT_NAME = "keypoints_2d"
 OUTPUT_NAME = "pose_3d"

@@ -12,8 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from lib.utils.atomic_io import write_text_atomic
-
+from ..utils.atomic_io import write_text_atomic
 from .benchmark import BenchmarkReport
 from .costs import Cost
 from .timing import MODES, Result, Setting

@@ -14,8 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lib.utils.losses import loss_mpjpe, loss_n_mpjpe, loss_velocity
-
+from ..utils.losses import loss_mpjpe, loss_n_mpjpe, loss_velocity
 from .timing import (
     Result,
     Setting,

@@ -15,9 +15,8 @@ from typing import Any
 
 from torch import nn
 
-from lib.model import build_model
-from lib.utils.released_model import RELEASED_SCT
-
+from ..model import build_model
+from ..utils.released_model import RELEASED_SCT
 from .timing import PRECISIONS
 
 RELEASED_MODEL = RELEASED_SCT.as_config()

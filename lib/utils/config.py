@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from easydict import EasyDict
 
-from lib.utils.released_model import RELEASED_SCT
+from .released_model import RELEASED_SCT
 
 _log = logging.getLogger(__name__)
 

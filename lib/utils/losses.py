@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lib.utils.skeleton import H36M_PARENTS
+from .skeleton import H36M_PARENTS
 
 # The 16 limbs (child, parent pairs as MotionBERT lists them) and the 18 pairs of limbs whose angles are
 # compared, indices into that limb list.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.utils.rotations import axis_rotation
+from ...utils.rotations import axis_rotation
 
 
 class BVHError(ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.utils.rotations import quaternion_to_matrix
+from ...utils.rotations import quaternion_to_matrix
 
 CAMERAS_JSON = Path(__file__).with_name("h36m_cameras.json")
 

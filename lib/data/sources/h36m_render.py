@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import convolve1d
 
-from lib.data.sources.h36m_cameras import H36MCamera
+from .h36m_cameras import H36MCamera
 
 FPS = 50
 # The 15 Human3.6M actions: name -> the action number used in the video names (act_02 .. act_16).

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.data.sources.bvh import BVHMotion, read_bvh
-from lib.data.sources.h36m_cameras import load_h36m_cameras
-from lib.data.sources.h36m_render import (
+from ...utils.skeleton import H36M_JOINT_NAMES
+from .bvh import BVHMotion, read_bvh
+from .h36m_cameras import load_h36m_cameras
+from .h36m_render import (
     CAPTURE_CENTER,
     FPS,
     DetectorNoise,
@@ -26,7 +27,6 @@ from lib.data.sources.h36m_render import (
     build_split,
     place_in_capture_area,
 )
-from lib.utils.skeleton import H36M_JOINT_NAMES
 
 MAPS_DIR = Path(__file__).with_name("mocap_maps")
 

@@ -26,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.data.sources.bvh import read_bvh
-from lib.data.sources.h36m_cameras import load_h36m_cameras
-from lib.data.sources.h36m_render import (
+from ...utils.rotations import axis_rotation
+from ...utils.skeleton import H36M_PARENTS
+from .bvh import read_bvh
+from .h36m_cameras import load_h36m_cameras
+from .h36m_render import (
     CAPTURE_CENTER,
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
@@ -37,10 +39,8 @@ from lib.data.sources.h36m_render import (
     build_split,
     place_in_capture_area,
 )
-from lib.data.sources.mocap import bvh_to_world, load_joint_map, select_joint_map
-from lib.data.sources.synthetic_h36m import SyntheticConfig, bone_scale_factors, synthesize_videos
-from lib.utils.rotations import axis_rotation
-from lib.utils.skeleton import H36M_PARENTS
+from .mocap import bvh_to_world, load_joint_map, select_joint_map
+from .synthetic_h36m import SyntheticConfig, bone_scale_factors, synthesize_videos
 
 CLIPS_JSON = Path(__file__).with_name("mocap_corpora") / "cmu.json"
 BVH_SUFFIXES = (".bvh", ".bvh.gz")

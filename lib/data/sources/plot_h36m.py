@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from lib.data.datareader_h36m import video_ranges
-from lib.utils.skeleton import H36M_PARENTS, joint_side
+from ...utils.skeleton import H36M_PARENTS, joint_side
+from ..datareader_h36m import video_ranges
 
 
 def _bone_color(j: int) -> str:

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.data.mpi_inf_3dhp import (
+from ...utils.skeleton import h36m_to_mpi_inf_3dhp
+from ..mpi_inf_3dhp import (
     OUTDOOR_IMAGE_SIZE,
     OUTDOOR_SEQUENCES,
     STUDIO_IMAGE_SIZE,
     TEST_SEQUENCES,
     TRAIN_CAMERAS,
 )
-from lib.data.sources.h36m_render import CAPTURE_CENTER, H36M_ACTIONS
-from lib.data.sources.synthetic_h36m import ACTION_STYLES, subject_bones, synthesize_motion
-from lib.utils.skeleton import h36m_to_mpi_inf_3dhp
+from .h36m_render import CAPTURE_CENTER, H36M_ACTIONS
+from .synthetic_h36m import ACTION_STYLES, subject_bones, synthesize_motion
 
 STUDIO_FOCAL_PX = 1499.0
 OUTDOOR_FOCAL_PX = 1684.0

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.data.sources.h36m_cameras import load_h36m_cameras
-from lib.data.sources.h36m_render import (
+from ...utils.rotations import axis_rotation
+from ...utils.skeleton import H36M_PARENTS
+from .h36m_cameras import load_h36m_cameras
+from .h36m_render import (
     ANKLE_HEIGHT,
     CAPTURE_CENTER,
     CAPTURE_RADIUS,
@@ -31,8 +33,6 @@ from lib.data.sources.h36m_render import (
     Video,
     build_split,
 )
-from lib.utils.rotations import axis_rotation
-from lib.utils.skeleton import H36M_PARENTS
 
 # Rest skeleton in the body frame (x forward, y the subject's left, z up): direction and length (mm) of
 # the bone from each joint's parent to the joint.
