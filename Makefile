@@ -1,6 +1,6 @@
 # Set-up and everyday commands. Everything runs inside a virtual environment (.venv).
 #   make quickstart   run the main job on the embedded default
-#   make install      the runtime requirements and this project (pip install -e .: console scripts sct-*)
+#   make install      the runtime requirements and this project (pip install -e .: the sct package)
 #   make test         install runtime + dev requirements, run ruff and the fast tests (well under 2 min)
 #   make test-all     the same with every test: subprocesses, torchrun, ONNX, end to end (what CI runs)
 #   make demo-offline the offline 2D backend of the video demo (MediaPipe BlazePose), see docs/DEMO.md

@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames per batch for detection and keypoints; windows per batch for lifting")
     p.add_argument("--no-flip", action="store_true",
                    help="skip horizontal-flip test-time averaging (2D and 3D); about twice as fast")
+    p.add_argument("--lookahead", type=int, default=None, metavar="K",
+                   help="lift as a live stream would: each frame from a window that ends K frames later (0: causal, "
+                        "no look-ahead), frame by frame, printing the latency; default: offline, overlapping "
+                        "windows blended (the most accurate)")
     p.add_argument("--render-height", type=int, default=d.render_height,
                    help="height in pixels of the rendered video (at most the input height)")
     p.add_argument("--threads", type=int, default=None,
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         detector_cfg=args.detector_cfg, detector_weights=args.detector_weights, pose_weights=args.pose_weights,
         out_dir=args.out_dir, device=args.device, num_person=args.num_person, fps=args.fps,
         render=not args.no_render, det_size=args.det_size, det_conf=args.det_conf, det_nms=args.det_nms,
-        batch_size=args.batch_size, flip=not args.no_flip, render_height=args.render_height,
+        batch_size=args.batch_size, flip=not args.no_flip, lookahead=args.lookahead, render_height=args.render_height,
         progress=not args.quiet)
     try:
         written = run_demo(opts)

@@ -10,16 +10,10 @@ import matplotlib
 import numpy as np
 import pytest
 
-from demo.sct_demo.blazepose import (
-    COCO_FROM_BLAZEPOSE,
-    BlazePoseTracker,
-    blazepose_to_coco,
-    blazepose_to_h36m,
-    mediapipe_available,
-    square_crop,
-)
+from demo.sct_demo.blazepose import BlazePoseTracker, mediapipe_available, square_crop
 from demo.sct_demo.keypoints import COCO_KEYPOINT_NAMES
 from lib.utils.skeleton import H36M_JOINT_NAMES
+from sct.keypoint_formats import COCO_FROM_BLAZEPOSE, blazepose_to_coco, blazepose_to_h36m
 
 # BlazePose landmark names, index = position (MediaPipe's PoseLandmark enum)
 BLAZEPOSE_NAMES = (

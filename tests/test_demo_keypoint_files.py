@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from demo.sct_demo.convert import coco_to_h36m
 from demo.sct_demo.keypoint_files import (
     COCO_FROM_BODY25,
     KeypointFileError,
     load_keypoints,
 )
+from sct.keypoint_formats import coco_to_h36m
 
 
 def coco_person(x0: float, y0: float, scale: float = 1.0, score: float = 0.9) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo.sct_demo.convert import coco_to_h36m, fill_missing
+from demo.sct_demo.convert import fill_missing
 from demo.sct_demo.keypoints import (
     box_to_center_size,
     crop_transform,
@@ -15,6 +15,7 @@ from demo.sct_demo.keypoints import (
     heatmap_to_image,
 )
 from demo.sct_demo.tracker import IoUTracker, box_iou, select_tracks
+from sct.keypoint_formats import coco_to_h36m
 
 
 def gaussian_heatmap(w: int, h: int, cx: float, cy: float, sigma: float = 2.0) -> np.ndarray:

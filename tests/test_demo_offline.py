@@ -13,9 +13,9 @@ import torch
 import yaml
 
 import demo.sct_demo.pipeline as pipeline
-from demo.sct_demo.lifting import scale_to_height, skeleton_height
 from demo.vis import main
 from lib.model import build_model
+from sct import scale_to_height, skeleton_height
 from tests.test_demo_keypoint_files import alphapose_entry, coco_person
 from tests.tiny_models import tiny_config
 

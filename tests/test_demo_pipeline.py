@@ -237,7 +237,8 @@ def test_mp4v_fallback_writer(tmp_path):
 
 @pytest.mark.skipif(not onednn_linear_available(), reason="this PyTorch build has no oneDNN linear kernels")
 def test_lifter_uses_packed_linear_layers_and_matches_plain_model(assets):
-    model, maxlen = load_lifter(options(assets, "walk.mp4"))
+    lifter = load_lifter(options(assets, "walk.mp4"))
+    model, maxlen = lifter.model, lifter.window
     assert maxlen == SMALL_SCT["maxlen"]
     assert any(isinstance(m, PrepackedLinear) for m in model.modules())
     plain = build_model(SMALL_SCT).eval()

@@ -21,7 +21,6 @@ from lib.data.mpi_inf_3dhp import (
     read_test_file,
     read_train_file,
     training_windows,
-    window_centre,
 )
 from lib.data.sources.synthetic_3dhp import Synthetic3DHPConfig, make_synthetic_3dhp
 from lib.engine.evaluate import predict_batch
@@ -38,6 +37,7 @@ from lib.utils.skeleton import (
     h36m_to_mpi_inf_3dhp,
     mpi_inf_3dhp_to_h36m,
 )
+from lib.utils.sliding_windows import window_centre
 from tools import eval_3dhp
 
 

@@ -8,25 +8,17 @@ track with its own BlazePose instance in tracking mode, fed a square crop around
 ``CROP_SIZE``); between detections the crop follows the landmarks of the previous frame. A detection
 that overlaps no followed person (IoU < ``iou_thresh`` with its box and not containing its centre)
 starts a track; a track whose pose is lost for more than ``max_age`` frames ends, and of two tracks on
-one person (box IoU > 0.5) the younger ends.
-
-BlazePose's 33 landmarks -> Human3.6M-17 (:func:`blazepose_to_h36m`; ``L``/``R`` = the person's left/right):
-
-* limbs copy over: hips 24/23 (R/L), knees 26/25, ankles 28/27, shoulders 12/11, elbows 14/13, wrists 16/15;
-* ``pelvis = (L_hip + R_hip) / 2``;  ``thorax = (L_shoulder + R_shoulder) / 2``;
-  ``spine = (pelvis + thorax) / 2``;
-* ``nose`` (Human3.6M's neck/nose point) ``= nose_0 + (thorax - nose_0) / 4`` (the COCO convention of
-  :mod:`convert`);
-* ``head`` (top of the head) ``= eyes + (eyes - mouth)`` with ``eyes = (L_eye_2 + R_eye_5) / 2`` and
-  ``mouth = (mouth_9 + mouth_10) / 2``: as far above the eyes as the mouth is below them.
-
-Confidence = the landmark's ``visibility``; a derived joint gets the mean visibility of the landmarks in
-its formula. :func:`blazepose_to_coco` picks the 17 COCO points (:data:`COCO_FROM_BLAZEPOSE`).
+one person (box IoU > 0.5) the younger ends. The landmarks become Human3.6M joints with
+:func:`sct.keypoint_formats.blazepose_to_h36m`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -34,49 +26,23 @@ import numpy as np
 
 from .tracker import Track, box_iou
 
-BLAZEPOSE_JOINTS = 33
-# COCO-17 index -> BlazePose index
-COCO_FROM_BLAZEPOSE: tuple[int, ...] = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
-# Human3.6M index -> BlazePose index, for the joints that copy over
-H36M_FROM_BLAZEPOSE: dict[int, int] = {1: 24, 2: 26, 3: 28, 4: 23, 5: 25, 6: 27,
-                                       11: 11, 12: 13, 13: 15, 14: 12, 15: 14, 16: 16}
-# Human3.6M index -> BlazePose landmarks whose visibilities are averaged for a derived joint
-DERIVED_SOURCES: dict[int, tuple[int, ...]] = {0: (23, 24), 7: (11, 12, 23, 24), 8: (11, 12), 9: (0, 11, 12),
-                                               10: (2, 5, 9, 10)}
 CROP_SIZE = 256
 INSTALL_HINT = "install it with `make demo-offline` (or pip install mediapipe==0.10.21 'numpy<2' 'protobuf<5')"
 
 
-def blazepose_to_h36m(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BlazePose landmarks ``(..., 33, 3)`` (x, y, visibility) -> Human3.6M joints ``(..., 17, 2)`` and
-    confidences ``(..., 17)``; formulas in the module docstring."""
-    lm = np.asarray(landmarks, dtype=np.float64)
-    if lm.shape[-2:] != (BLAZEPOSE_JOINTS, 3):
-        raise ValueError(f"expected BlazePose landmarks of shape (..., 33, 3), got {lm.shape}")
-    xy, vis = lm[..., :2], lm[..., 2]
-    out = np.zeros(lm.shape[:-2] + (17, 2))
-    for h, b in H36M_FROM_BLAZEPOSE.items():
-        out[..., h, :] = xy[..., b, :]
-    pelvis = (xy[..., 23, :] + xy[..., 24, :]) / 2
-    thorax = (xy[..., 11, :] + xy[..., 12, :]) / 2
-    eyes = (xy[..., 2, :] + xy[..., 5, :]) / 2
-    mouth = (xy[..., 9, :] + xy[..., 10, :]) / 2
-    out[..., 0, :] = pelvis
-    out[..., 7, :] = (pelvis + thorax) / 2
-    out[..., 8, :] = thorax
-    out[..., 9, :] = xy[..., 0, :] + (thorax - xy[..., 0, :]) / 4
-    out[..., 10, :] = eyes + (eyes - mouth)
-    conf = np.zeros(lm.shape[:-2] + (17,))
-    for h, b in H36M_FROM_BLAZEPOSE.items():
-        conf[..., h] = vis[..., b]
-    for h, src in DERIVED_SOURCES.items():
-        conf[..., h] = vis[..., list(src)].mean(axis=-1)
-    return out.astype(np.float32), conf.astype(np.float32)
-
-
-def blazepose_to_coco(landmarks: np.ndarray) -> np.ndarray:
-    """The 17 COCO keypoints ``(..., 17, 3)`` (x, y, visibility) among BlazePose's 33."""
-    return np.asarray(landmarks, dtype=np.float32)[..., list(COCO_FROM_BLAZEPOSE), :]
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Meanwhile, send what native code writes to file descriptor 2 (MediaPipe's C++ absl/glog lines, which
+    no Python logging setting reaches) to the null device; Python's own ``sys.stderr`` is flushed first."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def mediapipe_available() -> bool:
@@ -138,7 +104,8 @@ class BlazePoseTracker:
     def __init__(self, det_every: int = 5, max_people: int = 3, iou_thresh: float = 0.3, max_age: int = 10,
                  enlarge: float = 1.5, detector: HOGPeopleDetector | None = None) -> None:
         try:
-            from mediapipe.python.solutions import pose as mp_pose
+            with native_stderr_silenced():
+                from mediapipe.python.solutions import pose as mp_pose
         except ImportError as exc:
             raise ImportError(f"the MediaPipe backend needs mediapipe; {INSTALL_HINT}") from exc
         self._mp_pose = mp_pose
@@ -151,9 +118,10 @@ class BlazePoseTracker:
         self.detection_seconds = 0.0  # time spent in the person detector
 
     def _new_pose(self):
-        return self._mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-                                  enable_segmentation=False, min_detection_confidence=0.5,
-                                  min_tracking_confidence=0.5)
+        with native_stderr_silenced():
+            return self._mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                                      enable_segmentation=False, min_detection_confidence=0.5,
+                                      min_tracking_confidence=0.5)
 
     def _match(self, detections: np.ndarray) -> None:
         """Start tracks for detections of nobody already followed (largest first, up to ``max_people``).
@@ -193,7 +161,8 @@ class BlazePoseTracker:
         matrix = np.array([[scale, 0, -corner[0] * scale], [0, scale, -corner[1] * scale]])
         crop = cv2.warpAffine(frame_rgb, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
-        result = pt.pose.process(crop)
+        with native_stderr_silenced():
+            result = pt.pose.process(crop)
         if result.pose_landmarks is None:
             return None
         lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)

@@ -13,7 +13,7 @@ Three formats, recognised from the path:
 * the demo's own ``keypoints_2d.npz`` (``h36m`` ``(P, T, 17, 3)``, ``missing``, ``width``, ``height``,
   ``fps``), e.g. to lift the same keypoints again with another checkpoint.
 
-Joint mappings to Human3.6M: AlphaPose is COCO-17 and goes through :func:`convert.coco_to_h36m`. BODY_25
+Joint mappings to Human3.6M: AlphaPose is COCO-17 and goes through :func:`sct.keypoint_formats.coco_to_h36m`. BODY_25
 keeps the 17 COCO points (:data:`COCO_FROM_BODY25`: nose 0, eyes 16/15, ears 18/17, shoulders 5/2,
 elbows 6/3, wrists 7/4, hips 12/9, knees 13/10, ankles 14/11, left before right) and drops neck, mid-hip,
 feet and heels; then the same COCO -> Human3.6M conversion.
@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import coco_to_h36m, fill_missing
+from sct.keypoint_formats import coco_to_h36m
+
+from .convert import fill_missing
 from .tracker import IoUTracker
 
 # COCO-17 index -> BODY_25 index

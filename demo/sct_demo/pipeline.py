@@ -17,7 +17,7 @@ moved into place at the end:
   joint names;
 * ``keypoints_3d.npz``: ``poses`` ``(P, T, 17, 3)`` root-relative, in the camera frame (x right, y down,
   z forward; the lifter's units), ``poses_mm`` the same in millimetres (each person's median skeleton
-  height = ``height_mm``, :func:`lifting.scale_to_height`), ``mm_per_unit`` ``(P,)``, ``height_mm``,
+  height = ``height_mm``, :func:`sct.scale_to_height`), ``mm_per_unit`` ``(P,)``, ``height_mm``,
   ``camera_to_world_quaternion`` ``(4,)`` (w, x, y, z) and ``camera_to_world_rotation`` ``(3, 3)`` used
   for the display, ``missing``, joint names;
 * ``<video name>.mp4`` (with a video, unless ``render=False``): input + 2D skeleton beside the 3D skeleton.
@@ -31,7 +31,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -40,28 +40,18 @@ import torch
 from tqdm import tqdm
 
 from lib.engine.distributed import resolve_device as resolve_torch_device
-from lib.model import build_model
-from lib.perf.inference import prepare_for_inference
 from lib.utils.atomic_io import atomic_directory
-from lib.utils.checkpoint import CheckpointError, load_model_weights
-from lib.utils.config import ConfigError, load_config
 from lib.utils.rotations import quaternion_to_matrix
 from lib.utils.skeleton import H36M_JOINT_NAMES
+from sct import Lifter, scale_to_height
+from sct.keypoint_formats import BLAZEPOSE_JOINTS, blazepose_to_coco, blazepose_to_h36m, coco_to_h36m
 
-from .blazepose import (
-    BLAZEPOSE_JOINTS,
-    INSTALL_HINT,
-    BlazePoseTracker,
-    blazepose_to_coco,
-    blazepose_to_h36m,
-    mediapipe_available,
-)
-from .convert import coco_to_h36m, fill_missing
+from .blazepose import INSTALL_HINT, BlazePoseTracker, mediapipe_available
+from .convert import fill_missing
 from .darknet import YOLOV3_CFG, DarknetError, PersonDetector, build_darknet, load_darknet_weights
 from .hrnet import pose_hrnet_w48
 from .keypoint_files import KeypointFileError, PersonKeypoints, load_keypoints
 from .keypoints import COCO_KEYPOINT_NAMES, KeypointEstimator, PoseWeightsError, load_hrnet_weights
-from .lifting import lift_sequence, normalize_screen, scale_to_height
 from .render import (
     SkeletonPanel3D,
     VideoWriter,
@@ -118,8 +108,8 @@ class DemoOptions:
     flip: bool = True
     render_height: int = 720
     height_mm: float = 1700.0
+    lookahead: int | None = None
     progress: bool = True
-    overrides: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -277,20 +267,14 @@ def load_pose_estimator(opts: DemoOptions, device: torch.device) -> KeypointEsti
     return KeypointEstimator(model, device, opts.pose_input_wh, flip_test=opts.flip)
 
 
-def load_lifter(opts: DemoOptions, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, int]:
-    """The SCT lifter of ``opts.checkpoint``/``opts.config`` (paths as given), readied for inference on
-    ``device`` (:func:`lib.perf.inference.prepare_for_inference`), and its window length."""
+def load_lifter(opts: DemoOptions, device: torch.device | str = "cpu") -> Lifter:
+    """The lifter of ``opts.checkpoint`` / ``opts.config`` (already resolved) as an :class:`sct.Lifter` on
+    ``device``; its problems (missing or corrupt file, a config that does not fit) as :class:`DemoError`."""
     try:
-        cfg = load_config(opts.config or RELEASED_LIFTER[1], opts.overrides)
-    except ConfigError as exc:
-        raise DemoError(f"{exc}; pass --config with the config the checkpoint was trained with") from exc
-    try:
-        model = build_model(cfg)
-        load_model_weights(model, opts.checkpoint or RELEASED_LIFTER[0], strict=True)
-        model = prepare_for_inference(model, device)  # the fastest exact path on this device
-    except CheckpointError as exc:
-        raise DemoError(f"{exc}; download the SCT checkpoint (see README.md) or pass --checkpoint") from exc
-    return model, int(cfg.maxlen)
+        return Lifter.from_checkpoint(opts.checkpoint or RELEASED_LIFTER[0], opts.config, device=device,
+                                      batch_size=opts.batch_size)
+    except ValueError as exc:
+        raise DemoError(f"{exc}; pass --checkpoint and the --config it was trained with (see README.md)") from exc
 
 
 @dataclass
@@ -299,8 +283,7 @@ class DemoModels:
 
     detector: PersonDetector | None
     estimator: KeypointEstimator | None
-    lifter: torch.nn.Module
-    maxlen: int
+    lifter: Lifter
 
 
 def load_models(opts: DemoOptions, device: torch.device, pose2d: str = "hrnet") -> DemoModels:
@@ -311,10 +294,10 @@ def load_models(opts: DemoOptions, device: torch.device, pose2d: str = "hrnet") 
         for name in ("detector_cfg", "detector_weights", "pose_weights"):
             setattr(opts, name, resolve_file(getattr(opts, name)))
         check_files_exist(hrnet_files(opts))
-    lifter, maxlen = load_lifter(opts, device)
+    lifter = load_lifter(opts, device)
     if pose2d != "hrnet":
-        return DemoModels(None, None, lifter, maxlen)
-    return DemoModels(load_detector(opts, device), load_pose_estimator(opts, device), lifter, maxlen)
+        return DemoModels(None, None, lifter)
+    return DemoModels(load_detector(opts, device), load_pose_estimator(opts, device), lifter)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -532,6 +515,8 @@ def check_options(opts: DemoOptions) -> None:
         raise DemoError(f"--height must be positive (millimetres), got {opts.height_mm}")
     if opts.size is not None and not (opts.size[0] > 0 and opts.size[1] > 0):
         raise DemoError(f"--size W H must be positive, got {opts.size[0]} {opts.size[1]}")
+    if opts.lookahead is not None and opts.lookahead < 0:
+        raise DemoError(f"--lookahead must be a number of frames >= 0, got {opts.lookahead}")
     if opts.video is None and opts.keypoints is None:
         raise DemoError("give --video, or --keypoints FILE (with --video or --size W H)")
 
@@ -592,13 +577,7 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None, log=print) -> 
     num_person, num_frames = kp.present.shape
 
     start = time.perf_counter()
-    poses = np.zeros((num_person, num_frames, 17, 3), dtype=np.float32)
-    with tqdm(total=num_person * math.ceil(num_frames / models.maxlen), desc="lift to 3D", unit="window",
-              disable=not opts.progress) as bar:
-        for p in range(num_person):
-            inputs = normalize_screen(kp.h36m[p], width, height)
-            poses[p] = lift_sequence(models.lifter, inputs, models.maxlen, device, batch_size=opts.batch_size,
-                                     flip=opts.flip, progress=bar.update)
+    poses = lift_people(models.lifter, kp.h36m, width, height, opts, fps, log)
     poses_mm, mm_per_unit = scale_to_height(poses, opts.height_mm)
     times["lifting"] = time.perf_counter() - start
     times["cpu"] = time.process_time() - cpu_start
@@ -628,6 +607,43 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None, log=print) -> 
     written["out_dir"] = final
     log(timing_summary(times, num_frames))
     return written
+
+
+def lift_people(lifter: Lifter, h36m: np.ndarray, width: float, height: float, opts: DemoOptions, fps: float,
+                log=print) -> np.ndarray:
+    """Stage 3: every person's 2D keypoints ``(P, T, 17, 3)`` -> root-relative 3D ``(P, T, 17, 3)``.
+
+    By default offline, overlapping windows blended (:meth:`sct.Lifter.lift`). With ``opts.lookahead`` = k
+    each person goes frame by frame through :meth:`sct.Lifter.stream`, as a live camera would, and one line
+    gives the latency: k frames of look-ahead plus the compute time per pushed frame."""
+    num_person, num_frames = h36m.shape[:2]
+    if opts.lookahead is None:
+        poses = np.zeros((num_person, num_frames, 17, 3), dtype=np.float32)
+        for p in tqdm(range(num_person), desc="lift to 3D", unit="person", disable=not opts.progress):
+            poses[p] = lifter.lift(h36m[p], width, height, flip=opts.flip)
+        return poses
+    out, push_ms = [], []
+    with tqdm(total=num_person * num_frames, desc="lift to 3D (stream)", unit="frame",
+              disable=not opts.progress) as bar:
+        for p in range(num_person):
+            try:
+                stream = lifter.stream(width, height, lookahead=opts.lookahead, flip=opts.flip)
+            except ValueError as exc:
+                raise DemoError(f"--lookahead: {exc}") from exc
+            person = []
+            for frame in h36m[p]:
+                begin = time.perf_counter()
+                pose = stream.push(frame)
+                push_ms.append((time.perf_counter() - begin) * 1e3)
+                if pose is not None:
+                    person.append(pose)
+                bar.update(1)
+            person.extend(stream.flush())
+            out.append(np.stack(person))
+    log(f"streaming latency: {opts.lookahead} frames of look-ahead ({opts.lookahead / fps * 1e3:.0f} ms at "
+        f"{fps:g} fps) + {np.median(push_ms):.1f} ms to lift each pushed frame (median; "
+        f"{np.percentile(push_ms, 95):.1f} ms 95th percentile, {lifter.device})")
+    return np.stack(out).astype(np.float32)
 
 
 def timing_summary(times: dict[str, float], num_frames: int) -> str:

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 
 from ..utils.safe_pickle import DataUnpickler, UnsafePickleError
 from ..utils.skeleton import MPI_INF_3DHP_SKELETON, Skeleton, flip_pose
+from ..utils.sliding_windows import centred_plan
 from .datareader_h36m import normalize_screen
 
 TRAIN_FILE = "data_train_3dhp.npz"
@@ -234,23 +235,14 @@ def normalized_target(seq: Sequence3DHP) -> np.ndarray:
     return (rel / (seq.image_size[0] / 2)).astype(np.float32)
 
 
-def window_centre(length: int) -> int:
-    """Position of the scored frame inside a test window of ``length`` frames (the middle; for even
-    lengths the earlier of the two middle frames)."""
-    return (length - 1) // 2
-
-
 def centred_windows(n_frames: int, length: int, centres: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
-    """Frame indices ``(K, length)`` of the windows centred on ``centres`` (default: every frame).
+    """Frame indices ``(K, length)`` of the test windows centred on ``centres`` (default: every frame).
 
-    Frame ``c`` sits at position :func:`window_centre` of its window; positions before the first frame or
-    after the last repeat the end frame (edge padding, as P-STMO's test generator pads).
+    Frame ``c`` sits at position :func:`~lib.utils.sliding_windows.window_centre` of its window; positions
+    before the first frame or after the last repeat the end frame (edge padding, as P-STMO's test generator
+    pads). The windows of :func:`lib.utils.sliding_windows.centred_plan`, the plan every lifting caller uses.
     """
-    if n_frames < 1 or length < 1:
-        raise ValueError(f"need n_frames >= 1 and length >= 1, got {n_frames}, {length}")
-    centres = np.arange(n_frames) if centres is None else np.asarray(centres, dtype=np.int64)
-    offsets = np.arange(length) - window_centre(length)
-    return np.clip(centres[:, None] + offsets[None, :], 0, n_frames - 1)
+    return centred_plan(n_frames, length, None if centres is None else np.asarray(centres)).frames()
 
 
 def training_windows(n_frames: int, length: int, stride: int) -> np.ndarray:

@@ -33,8 +33,9 @@ from tqdm import tqdm
 from ..data.eval_metadata import EvalMetadata
 from ..utils.atomic_io import write_text_atomic
 from ..utils.metrics import mpjpe, mpjve, p_mpjpe
-from ..utils.skeleton import H36M_SKELETON, Skeleton, flip_pose
+from ..utils.skeleton import H36M_SKELETON, Skeleton
 from .distributed import DistEnv, all_gather_objects
+from .lifting import predict_with_flip
 
 # Video sources (camera suffix removed) left out of the Human3.6M test set by MotionBERT's protocol.
 SKIPPED_SOURCES: tuple[str, ...] = (
@@ -73,12 +74,7 @@ def predict_batch(model: torch.nn.Module, batch_input: torch.Tensor, *, flip: bo
     ``skeleton`` gives the left/right joints of the flip and the root joint (Human3.6M's by default).
     (``no_conf`` is applied by the dataset, which sets the confidence channel to 1.)
     """
-    pred = model(batch_input)
-    if flip:
-        pairs = (skeleton.left, skeleton.right)
-        pred_flip = flip_pose(model(flip_pose(batch_input, *pairs)), *pairs)
-        pred = (pred + pred_flip) / 2
-    pred = pred.float()
+    pred = predict_with_flip(model, batch_input, flip=flip, skeleton=skeleton)
     if rootrel:
         pred[:, :, skeleton.root, :] = 0
     if gt_2d:

@@ -46,12 +46,12 @@ from ..data.mpi_inf_3dhp import (
     normalized_input,
     read_test_file,
     training_dataset,
-    window_centre,
     windows_over,
 )
 from ..utils.atomic_io import atomic_path
 from ..utils.metrics import auc, mpjpe, mpjve, p_mpjpe, pck
 from ..utils.skeleton import MPI_INF_3DHP_SKELETON, SKELETONS, Skeleton, h36m_to_mpi_inf_3dhp, mpi_inf_3dhp_to_h36m
+from ..utils.sliding_windows import window_centre
 from .distributed import DistEnv
 from .evaluate import predict_clips
 

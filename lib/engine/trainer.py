@@ -237,11 +237,15 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, lr: float,
-                     min_loss: float) -> dict[str, Any]:
-    """The released layout; ``model_pos`` names carry the ``module.`` prefix of the released files."""
+                     min_loss: float, cfg: Any) -> dict[str, Any]:
+    """The released layout (``model_pos`` names carry the ``module.`` prefix of the released files) plus
+    ``model_args``: the config keys that rebuild the model (:func:`lib.model.model_args`) and the joint order
+    it was trained in (``trained_on``), so that ``sct.Lifter.from_checkpoint`` needs no YAML."""
+    from ..model import model_args
+
     state = {f"module.{k}": v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
     return {"epoch": epoch, "lr": lr, "optimizer": optimizer.state_dict(), "model_pos": state,
-            "min_loss": min_loss}
+            "min_loss": min_loss, "model_args": {**model_args(cfg), "trained_on": model_skeleton_for(cfg).name}}
 
 
 def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
@@ -500,12 +504,12 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
                 if result is not None and result.p1 < min_loss:
                     min_loss = result.p1
                     best = os.path.join(ckpt_dir, "best_epoch.bin")
-                    save_checkpoint(best, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss))
+                    save_checkpoint(best, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg))
                     save_results_json(results_path_for(best), result, {"epoch": epoch + 1})
                 if (epoch + 1) % cfg.checkpoint_frequency == 0:
                     save_checkpoint(os.path.join(ckpt_dir, f"epoch_{epoch}.bin"),
-                                    checkpoint_state(model, optimizer, epoch + 1, lr, min_loss))
-                save_checkpoint(latest_path, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss))
+                                    checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg))
+                save_checkpoint(latest_path, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg))
                 if result is not None:
                     save_results_json(results_path_for(latest_path), result, {"epoch": epoch + 1})
             min_loss = broadcast_object(min_loss, env)

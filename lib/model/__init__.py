@@ -11,9 +11,23 @@ from ..utils.released_model import RELEASED_SCT
 from .dstformer import DSTformer
 from .sctformer import SCTformer
 
-__all__ = ["build_model", "DSTformer", "SCTformer"]
+__all__ = ["MODEL_KEYS", "build_model", "model_args", "DSTformer", "SCTformer"]
 
 BACKBONES = ("SCT", "DSTformer")
+# the config keys that decide the network (its parameters and what it computes); checkpoints written by
+# train.py carry them as ``model_args`` so that a file rebuilds its own model
+MODEL_KEYS: tuple[str, ...] = ("backbone", "maxlen", "dim_feat", "mlp_ratio", "depth", "dim_rep", "num_heads",
+                               "num_joints", "att_fuse", "line_pose_graph", "dct_ratio", "freq_prune_layer")
+
+
+def model_args(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`MODEL_KEYS` of a config as plain Python values (lists for sequences), for a checkpoint."""
+    args = {}
+    for key in MODEL_KEYS:
+        if key in cfg:
+            value = cfg[key]
+            args[key] = list(value) if isinstance(value, list | tuple) else value
+    return args
 
 
 def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:

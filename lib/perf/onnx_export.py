@@ -26,10 +26,10 @@ import statistics
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
+from ..engine.lifting import predict_with_flip
 from ..model.dynamic_length import LENGTH_CHECKED_UP_TO, integer_ratio
 from ..utils.atomic_io import atomic_path
 
@@ -114,13 +114,22 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
 
 
 def max_abs_difference(session, model: nn.Module, x: torch.Tensor) -> float:
-    """Largest ``|ONNX Runtime - PyTorch|`` over the output for the input ``x`` ``(B, T, J, 3)``."""
-    onnx_out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
-    with torch.inference_mode():
-        torch_out = model.eval()(x).numpy()
-    if onnx_out.shape != torch_out.shape:
-        raise OnnxExportError(f"ONNX output shape {onnx_out.shape} != PyTorch {torch_out.shape}")
-    return float(np.abs(onnx_out - torch_out).max())
+    """Largest ``|ONNX Runtime - PyTorch|`` for the input ``x`` ``(B, T, J, 3)``, over the plain output and
+    over the flip-averaged prediction every lifting caller makes (:func:`lib.engine.lifting.predict_with_flip`)."""
+
+    def onnx_model(inputs: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(session.run([OUTPUT_NAME], {INPUT_NAME: inputs.numpy()})[0])
+
+    worst = 0.0
+    model = model.eval()
+    for flip in (False, True):
+        onnx_out = predict_with_flip(onnx_model, x, flip=flip)
+        with torch.inference_mode():
+            torch_out = predict_with_flip(model, x, flip=flip)
+        if onnx_out.shape != torch_out.shape:
+            raise OnnxExportError(f"ONNX output shape {tuple(onnx_out.shape)} != PyTorch {tuple(torch_out.shape)}")
+        worst = max(worst, float((onnx_out - torch_out).abs().max()))
+    return worst
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,129 @@
+"""Lifting a whole video in windows: every plan covers every frame once in the blend, the echo model gets
+each frame back, flip averaging, and the display rotation of the demo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lib.engine.lifting import lift_video
+from lib.utils.sliding_windows import (
+    Blender,
+    centred_plan,
+    consecutive_plan,
+    lookahead_plan,
+    overlapping_plan,
+    triangular_weights,
+)
+from sct.lifter import normalize_keypoints
+
+PLANS = {
+    "overlapping": lambda n, L: overlapping_plan(n, L),
+    "overlapping stride 5": lambda n, L: overlapping_plan(n, L, stride=5),
+    "consecutive": consecutive_plan,
+    "lookahead 0": lambda n, L: lookahead_plan(n, L, 0),
+    "lookahead 10": lambda n, L: lookahead_plan(n, L, 10),
+    "centred": centred_plan,
+}
+
+
+def test_screen_normalisation():
+    pts = np.array([[0.0, 0.0, 0.7], [640.0, 240.0, 0.5], [320.0, 480.0, 1.0]])
+    out = normalize_keypoints(pts[None], 640, 480)[0]
+    np.testing.assert_allclose(out, [[-1, -0.75, 0.7], [1, 0, 0.5], [0, 0.75, 1.0]])
+
+
+class EchoLifter(nn.Module):
+    """Returns (x, y, confidence) as the 3D pose and records the clip lengths it was given."""
+
+    def __init__(self, maxlen: int) -> None:
+        super().__init__()
+        self.maxlen = maxlen
+        self.calls: list[tuple[int, ...]] = []
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.maxlen:
+            raise ValueError(f"expected {self.maxlen} frames, got {x.shape[1]}")
+        self.calls.append(tuple(x.shape))
+        return x.clone()
+
+
+@pytest.mark.parametrize("plan_name", sorted(PLANS))
+@pytest.mark.parametrize("num_frames", [1, 7, 27, 28, 100])
+def test_blending_frame_numbers_gives_each_frame_its_number(plan_name, num_frames):
+    plan = PLANS[plan_name](num_frames, 27)
+    frames = plan.frames()
+    assert frames.shape == (len(plan.starts), 27) and frames.min() >= 0 and frames.max() < num_frames
+    # each window "predicts" the frame number at each position (padding positions say a wrong number)
+    outputs = (plan.starts[:, None] + np.arange(27)[None, :]).astype(np.float64)[..., None]
+    np.testing.assert_allclose(plan.blend(outputs)[:, 0], np.arange(num_frames))
+
+
+def test_overlapping_windows_start_every_half_window_and_end_at_the_last_frame():
+    plan = overlapping_plan(100, 27)
+    np.testing.assert_array_equal(plan.starts, [0, 13, 26, 39, 52, 65, 73])
+    assert overlapping_plan(10, 27).starts.tolist() == [0]  # shorter than a window: one, edge-padded
+    np.testing.assert_array_equal(overlapping_plan(10, 27).frames()[0, 9:], 9)
+    np.testing.assert_array_equal(triangular_weights(5), [1, 2, 3, 2, 1])
+    with pytest.raises(ValueError, match="stride must be between 1 and the window length 27"):
+        overlapping_plan(100, 27, stride=28)
+
+
+def test_lookahead_window_ends_k_frames_after_its_frame():
+    plan = lookahead_plan(50, 9, 3)
+    frames = plan.frames()
+    t = 20
+    np.testing.assert_array_equal(frames[t], np.arange(t + 3 - 8, t + 4))
+    assert plan.weights.tolist() == [0] * 5 + [1] + [0] * 3  # read out at position 9 - 1 - 3
+    np.testing.assert_array_equal(frames[0], [0] * 6 + [1, 2, 3])  # the first frame fills the start
+    np.testing.assert_array_equal(frames[49], [44, 45, 46, 47, 48, 49, 49, 49, 49])  # the last fills the end
+    with pytest.raises(ValueError, match="lookahead must be between 0 and 8 frames, got 9"):
+        lookahead_plan(50, 9, 9)
+
+
+def test_blender_adds_batches_like_one_blend():
+    plan = overlapping_plan(60, 16, stride=4)
+    rng = np.random.default_rng(0)
+    outputs = rng.normal(size=(len(plan.starts), 16, 2))
+    blender = Blender(plan, (2,))
+    for first in range(0, len(outputs), 3):
+        blender.add(first, outputs[first:first + 3])
+    np.testing.assert_allclose(blender.result(), plan.blend(outputs))
+    with pytest.raises(ValueError, match="do not fit windows"):
+        blender.add(len(outputs) - 1, outputs[:2])
+    partial = Blender(centred_plan(5, 3, centres=[0, 1, 2]), ())  # frames 3 and 4 have no window
+    partial.add(0, np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"the plan leaves 2 frame\(s\) without a window"):
+        partial.result()
+
+
+@pytest.mark.parametrize("num_frames", [1, 7, 27, 28, 100, 4000])
+@pytest.mark.parametrize("flip", [False, True])
+def test_every_frame_gets_its_own_pose_back(num_frames, flip):
+    rng = np.random.default_rng(num_frames)
+    inputs = rng.normal(size=(num_frames, 17, 3)).astype(np.float32)
+    model = EchoLifter(maxlen=27)
+    done = []
+    plan = overlapping_plan(num_frames, 27)
+    out = lift_video(model, inputs, plan, device="cpu", batch_size=4, flip=flip, progress=done.append)
+    assert out.shape == (num_frames, 17, 3)
+    # the echo model is flip-equivariant, so each frame must come back as its own (root-relative) input
+    np.testing.assert_allclose(out, inputs - inputs[:, :1], atol=1e-5)
+    assert sum(done) == len(plan.starts)
+    assert sum(c[0] for c in model.calls) == len(plan.starts) * (2 if flip else 1)
+
+
+def test_display_rotation_stands_a_camera_frame_pose_upright():
+    from demo.sct_demo.render import display_quaternion, to_display_frame
+
+    # camera frame: y points down, so the head (joint 10) has the smallest y and the ankles the largest
+    pose = np.zeros((17, 3))
+    pose[:, 1] = np.linspace(-0.2, 0.2, 17)
+    pose[10, 1], pose[3, 1], pose[6, 1] = -0.8, 0.8, 0.8
+    shown = to_display_frame(pose[None], display_quaternion())[0]
+    assert shown[:, 2].min() == pytest.approx(0.0)  # the lowest joint on the floor
+    assert shown[10, 2] == pytest.approx(1.6, abs=0.05)  # head at the top, the body's height above the feet
+    assert shown[3, 2] < 0.05 and shown[6, 2] < 0.05
