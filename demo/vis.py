@@ -15,7 +15,7 @@ import argparse
 import sys
 
 try:
-    from demo.sct_demo.pipeline import DemoError, DemoOptions, run_demo
+    from demo.sct_demo.pipeline import DemoError, DemoOptions, run_demo, run_webcam
 except ModuleNotFoundError as exc:  # the repository is neither installed nor on the path
     if exc.name not in ("demo", "lib"):
         raise
@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lift as a live stream would: each frame from a window that ends K frames later (0: causal, "
                         "no look-ahead), frame by frame, printing the latency; default: offline, overlapping "
                         "windows blended (the most accurate)")
+    p.add_argument("--webcam", type=int, default=None, metavar="N",
+                   help="lift one person live from camera N (OpenCV VideoCapture(N); 0 is the first camera) with "
+                        "--lookahead frames of delay (default 0), until Ctrl-C or --max-frames; writes "
+                        "keypoints_3d.npz and prints the latency")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="--webcam: stop after N frames")
     p.add_argument("--render-height", type=int, default=d.render_height,
                    help="height in pixels of the rendered video (at most the input height)")
     p.add_argument("--threads", type=int, default=None,
@@ -109,8 +114,17 @@ def main(argv: list[str] | None = None) -> int:
         render=not args.no_render, det_size=args.det_size, det_conf=args.det_conf, det_nms=args.det_nms,
         batch_size=args.batch_size, flip=not args.no_flip, lookahead=args.lookahead, render_height=args.render_height,
         progress=not args.quiet)
+    if args.webcam is not None and args.video is not None:
+        print("error: give --webcam N or --video, not both", file=sys.stderr)
+        return 2
+    if args.max_frames is not None and args.max_frames < 1:
+        print(f"error: --max-frames must be at least 1, got {args.max_frames}", file=sys.stderr)
+        return 2
     try:
-        written = run_demo(opts)
+        if args.webcam is not None:
+            written = run_webcam(opts, args.webcam, max_frames=args.max_frames)
+        else:
+            written = run_demo(opts)
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,15 @@ import yaml
 
 from demo.sct_demo.darknet import PersonDetector, build_darknet, write_darknet_weights
 from demo.sct_demo.hrnet import pose_hrnet_w48
-from demo.sct_demo.pipeline import DemoError, DemoOptions, load_lifter, load_models, resolve_video, run_demo
+from demo.sct_demo.pipeline import (
+    DemoError,
+    DemoOptions,
+    load_lifter,
+    load_models,
+    resolve_video,
+    run_demo,
+    run_webcam,
+)
 from demo.vis import main
 from lib.data.sources.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
 from lib.model import build_model
@@ -246,3 +254,36 @@ def test_lifter_uses_packed_linear_layers_and_matches_plain_model(assets):
     x = torch.randn(1, maxlen, 17, 3)
     with torch.inference_mode():
         torch.testing.assert_close(model.eval()(x), plain(x), atol=1e-5, rtol=1e-5)
+
+
+def test_lookahead_streams_each_person_and_reports_the_latency(assets, models):
+    logged = []
+    written = run_demo(options(assets, "walk.mp4", render=False, lookahead=2,
+                               out_dir=str(assets / "out" / "stream")), models, log=logged.append)
+    poses = np.load(written["keypoints_3d"])["poses"]
+    assert poses.shape == (1, 6, 17, 3) and np.isfinite(poses).all()
+    k2 = np.load(written["keypoints_2d"])["h36m"]
+    offline = models.lifter.lift(k2[0], 96, 72, lookahead=2)  # the stream gives the offline look-ahead poses
+    np.testing.assert_allclose(poses[0], offline, atol=1e-5)
+    line = next(m for m in logged if m.startswith("streaming latency"))
+    assert line.startswith("streaming latency: 2 frames of look-ahead (200 ms at 10 fps) + ")
+
+
+def test_webcam_path_on_a_video_file(assets, models, capsys):
+    """--webcam runs the live loop: OpenCV capture -> HRNet per frame -> LiftingStream; here on a file."""
+    logged = []
+    out = assets / "out" / "live"
+    opts = options(assets, "walk.mp4", lookahead=1, out_dir=str(out))
+    opts.video = None
+    written = run_webcam(opts, str(assets / "walk.mp4"), log=logged.append, max_frames=5)
+    k3 = np.load(written["keypoints_3d"])
+    assert k3["poses"].shape == (1, 5, 17, 3) and k3["poses_mm"].shape == (1, 5, 17, 3)
+    assert int(k3["lookahead"]) == 1 and not k3["missing"].any()
+    # the live poses are the offline look-ahead computation on the keypoints the loop saw
+    offline = models.lifter.lift(k3["keypoints_2d"][0], 96, 72, lookahead=1)
+    np.testing.assert_allclose(k3["poses"][0], offline, atol=1e-5)
+    assert any(m.startswith("latency: 1 frames of look-ahead (100 ms at 10 fps) + ") for m in logged)
+    with pytest.raises(DemoError, match=r"^cannot open video .*nowhere\.mp4; check the --webcam index"):
+        run_webcam(opts, str(assets / "nowhere.mp4"))
+    code = main(["--webcam", "0", "--video", "x.mp4"])
+    assert code == 2 and capsys.readouterr().err.strip() == "error: give --webcam N or --video, not both"

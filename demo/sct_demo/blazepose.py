@@ -195,6 +195,11 @@ class BlazePoseTracker:
                 self._end(pt)
         self._drop_duplicates()
 
+    @property
+    def frames_seen(self) -> int:
+        """How many frames :meth:`update` has had; the last one's landmarks are under this key."""
+        return self._frame
+
     def close(self) -> None:
         for pt in self.live:
             pt.pose.close()

@@ -52,6 +52,7 @@ from .darknet import YOLOV3_CFG, DarknetError, PersonDetector, build_darknet, lo
 from .hrnet import pose_hrnet_w48
 from .keypoint_files import KeypointFileError, PersonKeypoints, load_keypoints
 from .keypoints import COCO_KEYPOINT_NAMES, KeypointEstimator, PoseWeightsError, load_hrnet_weights
+from .live import BlazePoseFrameKeypoints, HRNetFrameKeypoints, LiveError, latency_line, run_live, write_live_npz
 from .render import (
     SkeletonPanel3D,
     VideoWriter,
@@ -517,8 +518,6 @@ def check_options(opts: DemoOptions) -> None:
         raise DemoError(f"--size W H must be positive, got {opts.size[0]} {opts.size[1]}")
     if opts.lookahead is not None and opts.lookahead < 0:
         raise DemoError(f"--lookahead must be a number of frames >= 0, got {opts.lookahead}")
-    if opts.video is None and opts.keypoints is None:
-        raise DemoError("give --video, or --keypoints FILE (with --video or --size W H)")
 
 
 def default_out_dir(video: Path | None, keypoints: str | None) -> Path:
@@ -537,6 +536,8 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None, log=print) -> 
     several videos share the loaded networks; by default they are loaded from ``opts``. ``log`` gets the
     one-line messages (which 2D source and lifter, the timing summary)."""
     check_options(opts)
+    if opts.video is None and opts.keypoints is None:
+        raise DemoError("give --video, or --keypoints FILE (with --video or --size W H), or --webcam N")
     video = resolve_video(opts.video) if opts.video else None
     device = resolve_device(opts.device)
     if video is not None:
@@ -607,6 +608,35 @@ def run_demo(opts: DemoOptions, models: DemoModels | None = None, log=print) -> 
     written["out_dir"] = final
     log(timing_summary(times, num_frames))
     return written
+
+
+def run_webcam(opts: DemoOptions, source: int | str, log=print, max_frames: int | None = None) -> dict[str, Path]:
+    """Lift one person live from camera ``source`` (or a video file, which is how it is tested): the 2D
+    backend frame by frame, :class:`sct.LiftingStream` with ``opts.lookahead`` (default 0: causal). Writes
+    ``keypoints_3d.npz`` (:func:`live.write_live_npz`) and logs the latency; returns the paths written."""
+    check_options(opts)
+    device = resolve_device(opts.device)
+    backend, source_line = choose_pose2d(opts)
+    lifter_line = resolve_lifter(opts)
+    models = load_models(opts, device, backend)
+    log(lifter_line)
+    log(source_line)
+    if backend == "hrnet":
+        keypoints_of = HRNetFrameKeypoints(models.detector, models.estimator, opts.flip)
+    else:
+        keypoints_of = BlazePoseFrameKeypoints(opts.det_every)
+    lookahead = opts.lookahead or 0
+    try:
+        result = run_live(source, models.lifter, keypoints_of, lookahead=lookahead, flip=opts.flip,
+                          height_mm=opts.height_mm, max_frames=max_frames, fps=opts.fps)
+    except (LiveError, ValueError) as exc:
+        raise DemoError(str(exc)) from exc
+    out_dir = Path(opts.out_dir) if opts.out_dir else OUTPUT_DIR / (f"webcam{source}" if isinstance(source, int)
+                                                                    else Path(str(source)).stem)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_live_npz(out_dir / "keypoints_3d.npz", result, opts.height_mm, lookahead)
+    log(latency_line(result, lookahead, str(models.lifter.device)))
+    return {"keypoints_3d": out_dir / "keypoints_3d.npz", "out_dir": out_dir}
 
 
 def lift_people(lifter: Lifter, h36m: np.ndarray, width: float, height: float, opts: DemoOptions, fps: float,
