@@ -35,11 +35,14 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ._checks import joint_array
 from ._research import research_module
 
 ROTATION_ORDER = "YZX"
@@ -108,12 +111,7 @@ def _h36m_parents() -> tuple[int, ...]:
 
 
 def _check_positions(positions_mm: np.ndarray) -> np.ndarray:
-    pos = np.asarray(positions_mm, dtype=np.float64)
-    if pos.ndim != 3 or pos.shape[1:] != (17, 3):
-        raise ValueError(f"positions must have shape (T, 17, 3) (frames, Human3.6M joints, xyz mm), got {pos.shape}")
-    if np.isinf(pos).any():
-        raise ValueError("positions hold infinite values; mark frames where the person is not seen with NaN")
-    return pos
+    return joint_array(positions_mm, "positions", 3)
 
 
 def fill_missing(positions_mm: np.ndarray) -> np.ndarray:
@@ -302,3 +300,91 @@ def write_bvh(path: str | os.PathLike, positions_mm: np.ndarray, fps: float) -> 
     (a temporary file renamed into place: a reader or a crash never sees half a file)."""
     text = bvh_text(positions_mm, fps)
     research_module("utils.atomic_io").write_text_atomic(path, text)
+
+
+def _npz_fps(data, path: Path) -> float | None:
+    """The frame rate stored in a demo npz or, for a ``keypoints_3d.npz``, in the ``keypoints_2d.npz``
+    beside it; ``None`` when neither has one."""
+    if "fps" in data.files:
+        return float(data["fps"])
+    sibling = path.with_name("keypoints_2d.npz")
+    if sibling.is_file():
+        with np.load(sibling) as other:
+            if "fps" in other.files:
+                return float(other["fps"])
+    return None
+
+
+def _float_array(data, key: str, path: Path) -> np.ndarray:
+    arr = data[key]
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{path}: {key} must hold numbers, got {arr.dtype}")
+    return np.asarray(arr, dtype=np.float64)
+
+
+def export_keypoints_npz(path: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                         fps: float | None = None, people: Sequence[int] | None = None,
+                         log: Callable[[str], None] = print) -> list[Path]:
+    """Write one BVH per person (``person_<i>.bvh`` in ``out_dir``, default the npz's folder) from a demo
+    ``keypoints_3d.npz``; returns the paths written.
+
+    The motion is ``poses_world_mm`` ``(P, T, 17, 3)`` (world mm, Y up: the root moves through the scene).
+    An npz without it (written before the demo placed people) falls back to ``poses_mm`` (root-relative,
+    camera axes), turned upright with :func:`sct.world.estimate_world_frame`, the pelvis staying above the
+    origin; ``log`` says so. ``fps``: the frame rate, default the npz's (or its ``keypoints_2d.npz``'s).
+    ``people``: the people to export (default all). Every file is checked and composed before the first
+    is written, and each is written atomically. ``ValueError``/``FileNotFoundError`` with one line for a
+    file that is not such an npz, no person, a person never seen, or no frame rate.
+    """
+    from .world import estimate_world_frame, to_world
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (give the keypoints_3d.npz written by demo/vis.py)")
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not an npz file ({exc})") from None
+    with data:
+        if "poses_world_mm" in data.files:
+            positions = _float_array(data, "poses_world_mm", path)
+        elif "poses_mm" in data.files:
+            log(f"{path.name} has no poses_world_mm (written by an older demo): the BVH root turns but stays "
+                "in place, the pelvis above the origin; re-run the demo for the motion through the scene")
+            relative = _float_array(data, "poses_mm", path)
+            if relative.ndim == 4 and relative.shape[0] and np.isfinite(relative).any():
+                relative = relative - relative[..., :1, :]
+                positions = to_world(relative, estimate_world_frame(relative))
+            else:
+                positions = relative
+        else:
+            raise ValueError(f"{path}: holds neither poses_world_mm nor poses_mm; give the keypoints_3d.npz "
+                             "written by demo/vis.py")
+        missing = np.asarray(data["missing"], dtype=bool) if "missing" in data.files else None
+        stored_fps = _npz_fps(data, path)
+    if positions.ndim != 4 or positions.shape[2:] != (17, 3):
+        raise ValueError(f"{path}: poses must have shape (P, T, 17, 3), got {positions.shape}")
+    if positions.shape[0] == 0:
+        raise ValueError(f"{path}: holds no person (0 people); nothing to export")
+    fps = stored_fps if fps is None else fps
+    if fps is None:
+        raise ValueError(f"{path}: no frame rate stored (no fps in it or in keypoints_2d.npz beside it); "
+                         "give --fps")
+    people = list(range(positions.shape[0])) if people is None else [int(p) for p in people]
+    for p in people:
+        if not 0 <= p < positions.shape[0]:
+            raise ValueError(f"{path}: no person {p} (it holds {positions.shape[0]}: 0..{positions.shape[0] - 1})")
+    texts = {}
+    for p in people:
+        never = missing is not None and missing.shape == positions.shape[:2] and missing[p].all()
+        if never or not np.isfinite(positions[p]).all(axis=(1, 2)).any():
+            raise ValueError(f"{path}: person {p} is never seen in any frame; leave it out (--person with the "
+                             "others)")
+        texts[p] = bvh_text(positions[p], fps)
+    out = Path(out_dir) if out_dir is not None else path.parent
+    written = []
+    for p, text in texts.items():
+        target = out / f"person_{p}.bvh"
+        research_module("utils.atomic_io").write_text_atomic(target, text)
+        written.append(target)
+    return written

@@ -24,7 +24,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ._checks import joint_array
+
 NUM_JOINTS = 17
+# bones whose lengths add up to a skeleton's height: each leg (ankle-knee-hip, averaged over left and right)
+# and the trunk and head (pelvis-spine-thorax-nose-head); the sideways pelvis-hip offsets are left out
+LEG_BONES = (((3, 2), (2, 1)), ((6, 5), (5, 4)))
+TRUNK_BONES = ((0, 7), (7, 8), (8, 9), (9, 10))
 MIN_JOINTS = 3  # joints with a keypoint needed to place a person in a frame
 GAUSS_NEWTON_STEPS = 5
 
@@ -60,19 +66,16 @@ def _check_focal(focal: float | None, image_size: Sequence[float]) -> float:
 
 
 def _check_inputs(poses_mm: np.ndarray, keypoints_2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    poses = np.asarray(poses_mm, dtype=np.float64)
+    poses = joint_array(poses_mm, "poses", 4)
     kpts = np.asarray(keypoints_2d, dtype=np.float64)
-    if poses.ndim != 4 or poses.shape[2:] != (NUM_JOINTS, 3):
-        raise ValueError(f"poses must have shape (P, T, 17, 3) (people, frames, joints, xyz mm), got {poses.shape}")
     if kpts.ndim != 4 or kpts.shape[2] != NUM_JOINTS or kpts.shape[3] not in (2, 3):
         raise ValueError(f"keypoints must have shape (P, T, 17, 2) or (P, T, 17, 3) (x, y pixels[, confidence]), "
                          f"got {kpts.shape}")
     if kpts.shape[:2] != poses.shape[:2]:
         raise ValueError(f"keypoints cover {kpts.shape[0]} people x {kpts.shape[1]} frames but the poses "
                          f"{poses.shape[0]} x {poses.shape[1]}; give both for the same people and frames")
-    for name, arr in (("poses", poses), ("keypoints", kpts)):
-        if np.isinf(arr).any():
-            raise ValueError(f"{name} hold infinite values; mark frames where a person is not seen with NaN")
+    if np.isinf(kpts).any():
+        raise ValueError("keypoints hold infinite values; mark frames where a person is not seen with NaN")
     return poses, kpts
 
 
@@ -126,6 +129,36 @@ def _gauss_newton(t: np.ndarray, pose: np.ndarray, uv: np.ndarray, w: np.ndarray
         t = t - step
         t[:, 2] = np.maximum(t[:, 2], min_depth + 1.0)
     return t
+
+
+def skeleton_height(poses: np.ndarray) -> np.ndarray:
+    """Height ``(...)`` of Human3.6M poses ``(..., 17, 3)``: mean leg length (ankle-knee-hip) plus the
+    pelvis-spine-thorax-nose-head chain, in the poses' units (the demo's ``--height`` is this length)."""
+    p = np.asarray(poses, dtype=np.float64)
+
+    def length(bones) -> np.ndarray:
+        return sum(np.linalg.norm(p[..., a, :] - p[..., b, :], axis=-1) for a, b in bones)
+
+    return (length(LEG_BONES[0]) + length(LEG_BONES[1])) / 2 + length(TRUNK_BONES)
+
+
+def scale_each_frame(poses: np.ndarray, height_mm: float, smooth_sigma: float = 2.0) -> np.ndarray:
+    """Root-relative poses ``(P, T, 17, 3)`` in any units -> millimetres, every frame scaled so that its
+    :func:`skeleton_height` is ``height_mm`` (the scale smoothed over time in log space with a Gaussian of
+    ``smooth_sigma`` frames; NaN frames stay NaN).
+
+    A lifter trained on 2.5D targets (MotionBERT's layout) outputs poses whose size follows the person's
+    size in the image, so a person walking away shrinks; one scale for the whole video would place every
+    frame at the same distance. Scaled per frame, the pose has its metric size in every frame."""
+    poses = np.asarray(poses, dtype=np.float64)
+    if not (isinstance(height_mm, (int, float, np.number)) and math.isfinite(height_mm) and height_mm > 0):
+        raise ValueError(f"the body height must be a positive number of millimetres, got {height_mm!r}")
+    heights = skeleton_height(poses)  # (P, T)
+    valid = np.isfinite(heights) & (heights > 1e-9)
+    log_scale = np.where(valid, np.log(height_mm / np.where(valid, heights, 1.0)), 0.0)
+    scale = np.stack([np.exp(smooth_over_time(log_scale[i], valid[i], smooth_sigma)) for i in range(len(poses))]) \
+        if len(poses) else np.ones(heights.shape)
+    return poses * scale[..., None, None]
 
 
 def smooth_over_time(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
@@ -186,13 +219,21 @@ def root_translation(poses_mm: np.ndarray, keypoints_2d: np.ndarray, image_size:
         if num_person else t
 
 
-def place_in_camera(poses_mm: np.ndarray, keypoints_2d: np.ndarray, image_size: Sequence[float],
-                    focal: float | None = None, *, principal_point: Sequence[float] | None = None,
-                    smooth_sigma: float = 2.0, min_confidence: float = 0.1) -> np.ndarray:
-    """Root-relative poses ``(P, T, 17, 3)`` mm -> the same poses in the camera frame ``(P, T, 17, 3)`` mm
+def place_in_camera(poses: np.ndarray, keypoints_2d: np.ndarray, image_size: Sequence[float],
+                    focal: float | None = None, *, height_mm: float | None = None,
+                    principal_point: Sequence[float] | None = None, smooth_sigma: float = 2.0,
+                    min_confidence: float = 0.1) -> np.ndarray:
+    """Root-relative poses ``(P, T, 17, 3)`` -> the same poses in the camera frame ``(P, T, 17, 3)`` mm
     (x right, y down, z forward), each moved by its :func:`root_translation` (same arguments). Frames in
-    which a person is not seen are NaN."""
-    poses = np.asarray(poses_mm, dtype=np.float64)
+    which a person is not seen are NaN.
+
+    ``height_mm``: ``None`` when ``poses`` are in millimetres already; a body height (the skeleton height
+    of :func:`skeleton_height`, e.g. 1700) to scale a lifter's output frame by frame first
+    (:func:`scale_each_frame`, smoothed with ``smooth_sigma``)."""
+    poses = np.asarray(poses, dtype=np.float64)
+    _check_inputs(poses, keypoints_2d)
+    if height_mm is not None:
+        poses = scale_each_frame(poses, height_mm, smooth_sigma)
     t = root_translation(poses, keypoints_2d, image_size, focal, principal_point=principal_point,
                          smooth_sigma=smooth_sigma, min_confidence=min_confidence)
     return poses - poses[..., :1, :] + t[..., None, :]

@@ -10,7 +10,7 @@ import pytest
 
 from lib.data.sources.h36m_cameras import load_h36m_cameras
 from lib.data.sources.mocap import bvh_to_world
-from sct.placement import default_focal, place_in_camera, root_translation, smooth_over_time
+from sct.placement import default_focal, place_in_camera, root_translation, skeleton_height, smooth_over_time
 
 CMU_CLIP = Path(__file__).parent / "data" / "cmu_mocap" / "06_01.bvh.gz"
 
@@ -111,3 +111,21 @@ def test_bad_shapes_and_values():
         root_translation(np.zeros((1, 2, 17, 3)), np.full((1, 2, 17, 2), np.inf), (640, 480), 500)
     with pytest.raises(ValueError, match="^image_size must be two positive numbers"):
         root_translation(np.zeros((1, 2, 17, 3)), np.zeros((1, 2, 17, 2)), (0, 480), 500)
+
+
+def test_a_lifter_like_scale_is_made_metric_frame_by_frame(seen_by_camera):
+    """Poses whose size follows the image size (a 2.5D lifter's output: x 1/depth, any unit) are scaled to
+    the body height in every frame before placing; one scale for the whole clip would not do."""
+    cam, uv, f, size = (seen_by_camera[k] for k in ("cam", "uv", "focal", "size"))
+    relative = cam - cam[..., :1, :]
+    cam = cam.copy()
+    cam[0, :, :, 2] += np.linspace(0, 3000, cam.shape[1])[:, None]  # walks 3 m away from the camera
+    uv = f * cam[..., :2] / cam[..., 2:3] + np.array(size) / 2
+    depth = cam[..., 0, 2]
+    lifter_like = relative / depth[..., None, None]  # shrinks as the person walks away
+    height = float(np.median(skeleton_height(relative)))
+    placed = place_in_camera(lifter_like, uv, size, f, height_mm=height, smooth_sigma=0)
+    np.testing.assert_allclose(placed[..., 0, 2] / depth, 1.0, atol=0.01)
+    assert np.abs(skeleton_height(placed - placed[..., :1, :]) - height).max() < 1e-6
+    with pytest.raises(ValueError, match="^the body height must be a positive number of millimetres, got -1"):
+        place_in_camera(lifter_like, uv, size, f, height_mm=-1)
