@@ -26,6 +26,7 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ from lib.utils.config import ConfigError, load_config
 from sct.placement import default_focal, root_translation, scale_each_frame, skeleton_height
 from sct.world import estimate_world_frame
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HEIGHT_MM = 1700.0
 HELDOUT_SUBJECTS = ("06", "135")
 
@@ -60,9 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True, metavar="DIR", help="the CMU corpus folder (.bvh / .bvh.gz files)")
     p.add_argument("--subjects", nargs="+", default=list(HELDOUT_SUBJECTS), metavar="S",
                    help="CMU subjects to measure on (default: the held-out test subjects 06 135)")
-    p.add_argument("--checkpoint", default="checkpoint/mocap/sct/best_epoch.bin",
-                   help="lifter checkpoint (default: the shipped SCT trained on CMU motion)")
-    p.add_argument("--config", default="configs/mocap/sct.yaml", help="the checkpoint's config")
+    p.add_argument("--checkpoint", default=str(REPO_ROOT / "checkpoint/mocap/sct/best_epoch.bin"),
+                   help="lifter checkpoint (default: the shipped SCT trained on CMU motion, "
+                        "checkpoint/mocap/sct/best_epoch.bin)")
+    p.add_argument("--config", default=str(REPO_ROOT / "configs/mocap/sct.yaml"),
+                   help="the checkpoint's config (default configs/mocap/sct.yaml)")
     p.add_argument("--no-lifter", action="store_true", help="measure with the ground-truth 3D poses only")
     p.add_argument("--noise-px", type=float, default=DetectorNoise.std_px,
                    help=f"std of the 2D detector noise in pixels (default {DetectorNoise.std_px})")
