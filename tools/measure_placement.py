@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-lifter", action="store_true", help="measure with the ground-truth 3D poses only")
     p.add_argument("--noise-px", type=float, default=DetectorNoise.std_px,
                    help=f"std of the 2D detector noise in pixels (default {DetectorNoise.std_px})")
+    p.add_argument("--scale", choices=["frame", "video"], default="frame",
+                   help="scale the 3D poses to the height in every frame (sct.placement.scale_each_frame, default) "
+                        "or with one factor per clip (as the demo's poses_mm up to issue 25)")
     p.add_argument("--smooth", type=float, default=2.0, help="placement smoothing sigma in frames (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the heading, place and noise (default 0)")
     p.add_argument("--max-clips", type=int, default=None, metavar="N", help="only the first N clips (quick run)")
@@ -134,7 +137,10 @@ def measure(args: argparse.Namespace) -> dict:
             for setting in settings:
                 height = true_height if "true height" in setting or setting == settings[0] else DEFAULT_HEIGHT_MM
                 focal = float(camera.focal_length.mean()) if setting.startswith("true focal") else default_focal(size)
-                pose_mm = scale_each_frame(pose[None], height, args.smooth)
+                if args.scale == "frame":
+                    pose_mm = scale_each_frame(pose[None], height, args.smooth)
+                else:
+                    pose_mm = pose[None] * height / np.median(skeleton_height(pose))
                 t = root_translation(pose_mm, kpts[None], size, focal, smooth_sigma=args.smooth)[0]
                 e = errors[(source, setting)]
                 e["root"].append(np.linalg.norm(t - true_root, axis=-1))
@@ -153,6 +159,7 @@ def measure(args: argparse.Namespace) -> dict:
         row["views"] = len(w["up_deg"])
         rows.append(row)
     return {"clips": len(clips), "subjects": args.subjects, "noise_px": args.noise_px, "smooth": args.smooth,
+            "scale": args.scale,
             "true_heights_mm": sorted(set(true_heights)), "rows": rows}
 
 
@@ -181,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = format_table(result)
     print(f"{result['clips']} clips of subjects {' '.join(args.subjects)}, 2D noise {args.noise_px} px, "
-          f"smoothing sigma {args.smooth} frames, {time.perf_counter() - start:.0f} s; true skeleton heights "
+          f"smoothing sigma {args.smooth} frames, scaled per {args.scale}, {time.perf_counter() - start:.0f} s; "
+          "true skeleton heights "
           f"{min(result['true_heights_mm'])}-{max(result['true_heights_mm'])} mm")
     print(table)
     if args.json:
