@@ -15,7 +15,8 @@ import argparse
 import sys
 
 try:
-    from demo.sct_demo.pipeline import DemoError, DemoOptions, run_demo, run_webcam
+    from demo.sct_demo.options import DemoError, DemoOptions
+    from demo.sct_demo.pipeline import run_demo, run_webcam
 except ModuleNotFoundError as exc:  # the repository is neither installed nor on the path
     if exc.name not in ("demo", "lib"):
         raise
@@ -72,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=float, default=d.height_mm,
                    help="body height in mm: keypoints_3d.npz's poses_mm are scaled so that each skeleton's median "
                         "height is this")
+    p.add_argument("--focal", type=float, default=None, metavar="PX",
+                   help="the camera's focal length in pixels, for the positions in the scene (poses_camera_mm, "
+                        "poses_world_mm); default: a 53-degree diagonal field of view (sct.placement.default_focal)")
+    p.add_argument("--bvh", action="store_true",
+                   help="also write person_<i>.bvh (world frame, millimetres, Y up) for animation tools; "
+                        "docs/MOTION.md says how to import them")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
                    help="frames per batch for detection and keypoints; windows per batch for lifting")
     p.add_argument("--no-flip", action="store_true",
@@ -112,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         detector_cfg=args.detector_cfg, detector_weights=args.detector_weights, pose_weights=args.pose_weights,
         out_dir=args.out_dir, device=args.device, num_person=args.num_person, fps=args.fps,
         render=not args.no_render, det_size=args.det_size, det_conf=args.det_conf, det_nms=args.det_nms,
-        batch_size=args.batch_size, flip=not args.no_flip, lookahead=args.lookahead, render_height=args.render_height,
+        batch_size=args.batch_size, flip=not args.no_flip, lookahead=args.lookahead,
+        focal=args.focal, bvh=args.bvh, render_height=args.render_height,
         progress=not args.quiet)
     if args.webcam is not None and args.video is not None:
         print("error: give --webcam N or --video, not both", file=sys.stderr)
@@ -137,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("keypoints_2d", "keypoints_3d", "video"):
         if key in written:
             print(f"wrote {written[key]}")
+    for path in written.get("bvh", []):
+        print(f"wrote {path}")
     return 0
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-import demo.sct_demo.pipeline as pipeline
+import demo.sct_demo.options as options
 from demo.vis import main
 from lib.model import build_model
 from sct import scale_to_height, skeleton_height
@@ -119,7 +119,7 @@ def test_default_lifter_is_the_shipped_one_when_no_released_checkpoint(tmp_path,
     ckpt, cfg = write_lifter(root / "checkpoint" / "mocap" / "sct")
     (root / "configs" / "mocap").mkdir(parents=True)
     cfg.rename(root / "configs" / "mocap" / "sct.yaml")
-    monkeypatch.setattr(pipeline, "REPO_ROOT", root)
+    monkeypatch.setattr(options, "REPO_ROOT", root)
     monkeypatch.chdir(tmp_path)
     entries = [alphapose_entry(t, coco_person(30, 5, scale=0.35), 1) for t in range(3)]
     (tmp_path / "k.json").write_text(json.dumps(entries))
@@ -141,7 +141,7 @@ def test_default_lifter_is_the_shipped_one_when_no_released_checkpoint(tmp_path,
 @pytest.mark.skipif(not (REPO / "checkpoint/mocap/sct/best_epoch.bin").is_file(),
                     reason="the shipped real-motion SCT (checkpoint/mocap/sct/best_epoch.bin) is not in this checkout")
 def test_end_to_end_with_the_shipped_lifter(assets, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(pipeline, "RELEASED_LIFTER", ("no/such/released.bin", pipeline.RELEASED_LIFTER[1]))
+    monkeypatch.setattr(options, "RELEASED_LIFTER", ("no/such/released.bin", options.RELEASED_LIFTER[1]))
     out = tmp_path / "shipped"
     assert main(["--quiet", "--device", "cpu", "--keypoints", str(assets / "alphapose.json"), "--video",
                  str(assets / "clip.mp4"), "--no-render", "--out-dir", str(out)]) == 0
@@ -173,7 +173,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(assets, tmp_path, capsys, 
     assert f"has {NUM_FRAMES} frames but the video" in err and "has 4" in err
     assert "--size" in run("--keypoints", str(assets / "alphapose.json"))
     assert "give --video, or --keypoints" in run()
-    monkeypatch.setattr(pipeline, "mediapipe_available", lambda: False)
+    monkeypatch.setattr(options, "mediapipe_available", lambda: False)
     err = run("--video", str(assets / "clip.mp4"), "--pose2d", "mediapipe")
     assert "mediapipe is not installed" in err and "make demo-offline" in err
     assert "pip install mediapipe==0.10.21" in err
@@ -182,7 +182,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(assets, tmp_path, capsys, 
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not pipeline.mediapipe_available(), reason="mediapipe is not installed (make demo-offline)")
+@pytest.mark.skipif(not options.mediapipe_available(), reason="mediapipe is not installed (make demo-offline)")
 def test_mediapipe_video_without_a_person(assets, capsys):
     out = assets / "out" / "nobody"
     assert main(cli(assets, "--video", str(assets / "clip.mp4"), "--pose2d", "mediapipe", "--out-dir", str(out))) == 2

@@ -16,17 +16,9 @@ import yaml
 
 from demo.sct_demo.darknet import PersonDetector, build_darknet, write_darknet_weights
 from demo.sct_demo.hrnet import pose_hrnet_w48
-from demo.sct_demo.pipeline import (
-    DemoError,
-    DemoOptions,
-    load_lifter,
-    load_models,
-    resolve_video,
-    run_demo,
-    run_webcam,
-)
+from demo.sct_demo.options import DemoError, DemoOptions, resolve_lifter, resolve_video
+from demo.sct_demo.pipeline import load_lifter, load_models, run_demo, run_webcam
 from demo.vis import main
-from lib.data.sources.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
 from lib.model import build_model
 from lib.perf.cpu_inference import PrepackedLinear, onednn_linear_available
 from lib.utils.checkpoint import load_model_weights
@@ -122,15 +114,22 @@ def test_end_to_end_on_a_synthetic_video(assets, models):
     assert poses.shape == (1, 6, 17, 3) and np.isfinite(poses).all()
     np.testing.assert_allclose(poses[:, :, 0], 0.0, atol=1e-6)  # root-relative
     assert np.abs(poses).max() > 0
-    s1_cam0 = load_h36m_cameras()["S1"][0]
-    np.testing.assert_allclose(k3["camera_to_world_quaternion"], s1_cam0.orientation)
-    np.testing.assert_allclose(k3["camera_to_world_rotation"], quaternion_to_matrix(s1_cam0.orientation), atol=1e-12)
+    # placed in the scene: the camera frame and the world frame agree through the written rotation
+    rotation, camera_height = k3["camera_to_world_rotation"], float(k3["camera_height_mm"])
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    camera_mm, world_mm = k3["poses_camera_mm"], k3["poses_world_mm"]
+    assert camera_mm.shape == world_mm.shape == (1, 6, 17, 3) and (camera_mm[..., 2] > 0).all()
+    np.testing.assert_allclose(world_mm, camera_mm @ rotation.T + [0.0, camera_height, 0.0], atol=0.05)
+    # each placed pose is the root-relative metric pose moved along the camera ray
+    np.testing.assert_allclose(camera_mm - camera_mm[:, :, :1], k3["poses_mm"], rtol=0.2, atol=30)
+    assert float(k3["focal_px"]) == pytest.approx(np.hypot(96, 72)) and float(k3["fps"]) == 12.0
 
     video = out / "walk.mp4"
     assert count_frames(video) == 6
     cap = cv2.VideoCapture(str(video))
     assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0, abs=0.01)
-    assert int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == 72 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 96 + 72
+    assert int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == 72 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 96 + 96
     cap.release()
 
 
@@ -208,23 +207,23 @@ def test_cli_help_and_missing_weights_without_a_stack_trace(tmp_path):
 
 
 def test_bare_video_name_is_looked_up_in_demo_video(tmp_path, monkeypatch):
-    import demo.sct_demo.pipeline as pipeline
+    import demo.sct_demo.options as options
 
     (tmp_path / "sample_video.mp4").write_bytes(b"x")
-    monkeypatch.setattr(pipeline, "VIDEO_DIR", tmp_path)
+    monkeypatch.setattr(options, "VIDEO_DIR", tmp_path)
     assert resolve_video("sample_video.mp4") == tmp_path / "sample_video.mp4"
     with pytest.raises(DemoError, match="video not found: other.mp4"):
         resolve_video("other.mp4")
 
 
-def test_two_people_are_kept_and_drawn_side_by_side(assets, models):
+def test_two_people_are_kept_and_drawn_in_one_scene(assets, models):
     written = run_demo(options(assets, "still.mp4", num_person=2, flip=False,
                                out_dir=str(assets / "out" / "two")), models)
     k2 = np.load(written["keypoints_2d"])
     assert k2["h36m"].shape == (2, 1, 17, 3) and np.load(written["keypoints_3d"])["poses"].shape == (2, 1, 17, 3)
     assert not np.allclose(k2["boxes"][0], k2["boxes"][1])  # two different tracks
     cap = cv2.VideoCapture(str(written["video"]))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 96 + 2 * 72
+    assert int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 96 + 96  # the input beside one scene of 4:3
     cap.release()
 
 
@@ -245,7 +244,8 @@ def test_mp4v_fallback_writer(tmp_path):
 
 @pytest.mark.skipif(not onednn_linear_available(), reason="this PyTorch build has no oneDNN linear kernels")
 def test_lifter_uses_packed_linear_layers_and_matches_plain_model(assets):
-    lifter = load_lifter(options(assets, "walk.mp4"))
+    opts = options(assets, "walk.mp4")
+    lifter = load_lifter(resolve_lifter(opts), opts)
     model, maxlen = lifter.model, lifter.window
     assert maxlen == SMALL_SCT["maxlen"]
     assert any(isinstance(m, PrepackedLinear) for m in model.modules())
@@ -273,8 +273,7 @@ def test_webcam_path_on_a_video_file(assets, models, capsys):
     """--webcam runs the live loop: OpenCV capture -> HRNet per frame -> LiftingStream; here on a file."""
     logged = []
     out = assets / "out" / "live"
-    opts = options(assets, "walk.mp4", lookahead=1, out_dir=str(out))
-    opts.video = None
+    opts = dataclasses.replace(options(assets, "walk.mp4", lookahead=1, out_dir=str(out)), video=None)
     written = run_webcam(opts, str(assets / "walk.mp4"), log=logged.append, max_frames=5)
     k3 = np.load(written["keypoints_3d"])
     assert k3["poses"].shape == (1, 5, 17, 3) and k3["poses_mm"].shape == (1, 5, 17, 3)

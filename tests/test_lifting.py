@@ -116,14 +116,22 @@ def test_every_frame_gets_its_own_pose_back(num_frames, flip):
     assert sum(c[0] for c in model.calls) == len(plan.starts) * (2 if flip else 1)
 
 
-def test_display_rotation_stands_a_camera_frame_pose_upright():
-    from demo.sct_demo.render import display_quaternion, to_display_frame
+def test_scene_panel_keeps_everyone_in_sight_near_people_larger():
+    from demo.sct_demo.render import ScenePanel
 
-    # camera frame: y points down, so the head (joint 10) has the smallest y and the ankles the largest
-    pose = np.zeros((17, 3))
-    pose[:, 1] = np.linspace(-0.2, 0.2, 17)
-    pose[10, 1], pose[3, 1], pose[6, 1] = -0.8, 0.8, 0.8
-    shown = to_display_frame(pose[None], display_quaternion())[0]
-    assert shown[:, 2].min() == pytest.approx(0.0)  # the lowest joint on the floor
-    assert shown[10, 2] == pytest.approx(1.6, abs=0.05)  # head at the top, the body's height above the feet
-    assert shown[3, 2] < 0.05 and shown[6, 2] < 0.05
+    # two people standing on the floor (world Y up, mm), 2 m and 6 m in front of a camera 1.5 m high
+    stand = np.zeros((17, 3))
+    stand[:, 1] = np.linspace(0, 1700, 17)
+    stand[[3, 6], 1], stand[10, 1] = 80, 1700  # ankles low, head on top
+    people = np.stack([stand + [-500, 0, -2000], stand + [800, 0, -6000]])[:, None].repeat(10, axis=1)
+    panel = ScenePanel(people, camera_height_mm=1500, size_wh=(320, 240))
+    for p in range(2):
+        uv = panel.project(people[p, 0])
+        assert np.isfinite(uv).all() and (uv[:, 0] > 0).all() and (uv[:, 0] < 320).all()
+        assert (uv[:, 1] > 0).all() and (uv[:, 1] < 240).all()
+        assert uv[10, 1] < uv[3, 1]  # head above the ankles in the picture
+    size = [np.ptp(panel.project(people[p, 0])[:, 1]) for p in range(2)]
+    assert size[0] > size[1]  # the nearer person looks taller
+    image = panel.render(people[:, 0])
+    assert image.shape == (240, 320, 3) and image.dtype == np.uint8
+    assert (image < 250).any(axis=-1).mean() > 0.01  # grid and skeletons drawn

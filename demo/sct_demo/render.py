@@ -1,9 +1,9 @@
-"""Rendering: the input frame with its 2D skeletons beside the 3D skeletons, written straight to an mp4.
+"""Rendering: the input frame with its 2D skeletons beside one 3D view of everybody in the scene, written
+straight to an mp4.
 
-Frames are composed in memory: the 2D panel is drawn with OpenCV on the frame, the 3D panel on a
-matplotlib Agg canvas (``buffer_rgba`` -> numpy), and each composed frame goes to the video writer; no
-image files are written. :class:`VideoWriter` encodes H.264 through imageio-ffmpeg when it is installed
-and falls back to OpenCV's mp4v encoder otherwise.
+Frames are composed in memory, both panels drawn with OpenCV (:func:`draw_skeleton_2d`, :class:`ScenePanel`),
+and each composed frame goes to the video writer; no image files are written. :class:`VideoWriter` encodes
+H.264 through imageio-ffmpeg when it is installed and falls back to OpenCV's mp4v encoder otherwise.
 """
 
 from __future__ import annotations
@@ -12,20 +12,11 @@ import os
 
 import cv2
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from lib.data.sources.h36m_cameras import load_h36m_cameras
-from lib.utils.rotations import quaternion_to_matrix
 from lib.utils.skeleton import H36M_PARENTS, joint_side
 
-# the camera whose orientation shows camera-frame poses upright: Human3.6M subject S1, camera 54138969 (the
-# choice of the VideoPose3D and MotionBERT demos)
-DISPLAY_CAMERA_SUBJECT, DISPLAY_CAMERA_INDEX = "S1", 0
-
-# BGR colours for OpenCV, RGB in [0, 1] for matplotlib
+# BGR colours of the person's left side, right side and middle
 _LEFT_BGR, _RIGHT_BGR, _MID_BGR = (255, 128, 0), (0, 0, 255), (0, 200, 0)
-_LEFT_RGB, _RIGHT_RGB, _MID_RGB = (0.0, 0.5, 1.0), (1.0, 0.0, 0.0), (0.0, 0.6, 0.0)
 
 
 def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, interpolated: bool = False,
@@ -48,75 +39,12 @@ def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, interpolated: bool =
     return image
 
 
-def display_quaternion() -> np.ndarray:
-    """Camera-to-world quaternion ``(w, x, y, z)`` used to show camera-frame poses upright
-    (:data:`DISPLAY_CAMERA_SUBJECT`'s camera :data:`DISPLAY_CAMERA_INDEX`)."""
-    camera = load_h36m_cameras()[DISPLAY_CAMERA_SUBJECT][DISPLAY_CAMERA_INDEX]
-    return np.asarray(camera.orientation, dtype=np.float64).copy()
 
 
-def quaternion_rotate(q: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Rotate points ``(..., 3)`` by the unit quaternion ``q = (w, x, y, z)``."""
-    return np.asarray(points, dtype=np.float64) @ quaternion_to_matrix(q).T
 
 
-class SkeletonPanel3D:
-    """A fixed-viewpoint matplotlib 3D view of one or more skeletons, rendered to RGB arrays.
-
-    ``render(poses)`` takes display-frame poses ``(P, 17, 3)`` (z up) and returns ``(size, P * size, 3)``
-    uint8 RGB. Axis limits are fixed by ``radius`` around each person's root so the view does not jump.
-    """
-
-    def __init__(self, num_person: int, size: int, radius: float, elev: float = 15.0, azim: float = 70.0) -> None:
-        self.size = size
-        self.fig = Figure(figsize=(num_person * size / 100, size / 100), dpi=100)
-        self.canvas = FigureCanvasAgg(self.fig)
-        self.axes, self.lines = [], []
-        colours = {"left": _LEFT_RGB, "right": _RIGHT_RGB, "mid": _MID_RGB}
-        for p in range(num_person):
-            ax = self.fig.add_subplot(1, num_person, p + 1, projection="3d")
-            ax.view_init(elev=elev, azim=azim)
-            ax.set_xlim3d(-radius, radius)
-            ax.set_ylim3d(-radius, radius)
-            ax.set_zlim3d(0, 2 * radius)
-            ax.set_box_aspect((1, 1, 1))
-            ax.set_xticklabels([])
-            ax.set_yticklabels([])
-            ax.set_zticklabels([])
-            if num_person > 1:
-                ax.set_title(f"person {p}", fontsize=8)
-            lines = []
-            for child, parent in enumerate(H36M_PARENTS):
-                if parent >= 0:
-                    (line,) = ax.plot([0, 0], [0, 0], [0, 0], color=colours[joint_side(child)], lw=2)
-                    lines.append((line, parent, child))
-            self.axes.append(ax)
-            self.lines.append(lines)
-        self.fig.subplots_adjust(left=0, right=1, bottom=0, top=1, wspace=0)
-
-    def render(self, poses: np.ndarray) -> np.ndarray:
-        for p, lines in enumerate(self.lines):
-            pose = poses[p]
-            for line, parent, child in lines:
-                seg = pose[[parent, child]]
-                line.set_data_3d(seg[:, 0], seg[:, 1], seg[:, 2])
-        self.canvas.draw()
-        image = np.asarray(self.canvas.buffer_rgba())[..., :3]
-        want = (len(self.lines) * self.size, self.size)
-        if (image.shape[1], image.shape[0]) != want:
-            image = cv2.resize(image, want, interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(image)
-
-    def close(self) -> None:
-        self.fig.clear()
 
 
-def to_display_frame(poses_cam: np.ndarray, rotation_q: np.ndarray) -> np.ndarray:
-    """Root-relative camera-frame poses ``(..., 17, 3)`` -> display frame: rotated by the camera-to-world
-    quaternion, then lifted so that each pose's lowest joint is at z = 0 (feet on the floor)."""
-    world = quaternion_rotate(rotation_q, poses_cam)
-    world[..., 2] -= world[..., 2].min(axis=-1, keepdims=True)
-    return world
 
 
 class VideoWriter:
@@ -177,3 +105,79 @@ def panel_layout(frame_wh: tuple[int, int], num_person: int, max_height: int = 7
     frame_w = max(2, int(round(w * height / h)))
     frame_w -= frame_w % 2
     return height, frame_w, frame_w + num_person * height
+
+
+class ScenePanel:
+    """All people in one 3D view at their world positions (Y up, mm), on a floor grid of 1 m squares, drawn
+    with OpenCV (a few milliseconds a frame, unlike a matplotlib 3D axis).
+
+    The virtual camera looks at the middle of everybody's pelvis positions over the video from behind the
+    real camera (the side the video was filmed from), ``elevation`` degrees above the horizontal, far enough
+    for every position the people take (plus 0.7 m) to fit in its ``fov`` degrees.
+    ``render(poses)`` takes world poses ``(P, 17, 3)`` (NaN: not drawn) and returns ``(height, width, 3)``
+    uint8 RGB.
+    """
+
+    def __init__(self, poses_world_mm: np.ndarray, camera_height_mm: float, size_wh: tuple[int, int],
+                 elevation: float = 20.0, fov: float = 50.0) -> None:
+        self.width, self.height = size_wh
+        roots = np.asarray(poses_world_mm, dtype=np.float64)[:, :, 0].reshape(-1, 3)
+        roots = roots[np.isfinite(roots).all(axis=1)]
+        if not len(roots):
+            roots = np.zeros((1, 3))
+        centre = np.array([np.median(roots[:, 0]), 900.0, np.median(roots[:, 2])])
+        spread = float(np.max(np.hypot(roots[:, 0] - centre[0], roots[:, 2] - centre[2]))) + 700.0
+        back = np.array([0.0, camera_height_mm, 0.0]) - centre  # towards the real camera
+        back[1] = 0.0
+        back = back / np.linalg.norm(back) if np.linalg.norm(back) > 1e-6 else np.array([0.0, 0.0, 1.0])
+        distance = max(spread / np.tan(np.radians(fov / 2)), 2500.0)
+        elev = np.radians(elevation)
+        self.eye = centre + distance * (np.cos(elev) * back + np.sin(elev) * np.array([0.0, 1.0, 0.0]))
+        forward = (centre - self.eye) / np.linalg.norm(centre - self.eye)
+        right = np.cross(forward, [0.0, 1.0, 0.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        self.view = np.stack([right, down, forward])  # world -> view camera (x right, y down, z forward)
+        self.focal = self.width / 2 / np.tan(np.radians(fov / 2))
+        half = int(np.ceil(spread / 1000.0)) + 2
+        cx, cz = np.round(centre[[0, 2]] / 1000.0) * 1000.0
+        ticks = np.arange(-half, half + 1) * 1000.0
+        self.grid = [(np.array([cx + a, 0.0, cz - half * 1000.0]), np.array([cx + a, 0.0, cz + half * 1000.0]))
+                     for a in ticks]
+        self.grid += [(np.array([cx - half * 1000.0, 0.0, cz + a]), np.array([cx + half * 1000.0, 0.0, cz + a]))
+                      for a in ticks]
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """World points ``(..., 3)`` mm -> pixels ``(..., 2)`` (NaN behind the view camera)."""
+        cam = (np.asarray(points, dtype=np.float64) - self.eye) @ self.view.T
+        z = np.where(cam[..., 2] > 1.0, cam[..., 2], np.nan)
+        return np.stack([self.focal * cam[..., 0] / z + self.width / 2,
+                         self.focal * cam[..., 1] / z + self.height / 2], axis=-1)
+
+    def render(self, poses: np.ndarray) -> np.ndarray:
+        image = np.full((self.height, self.width, 3), 255, np.uint8)
+        for a, b in self.grid:
+            pa, pb = self.project(np.stack([a, b]))
+            if np.isfinite(pa).all() and np.isfinite(pb).all():
+                cv2.line(image, _px(pa), _px(pb), (215, 215, 215), 1, cv2.LINE_AA)
+        colours = {"left": _LEFT_BGR[::-1], "right": _RIGHT_BGR[::-1], "mid": _MID_BGR[::-1]}  # RGB image
+        # draw the farthest person first so that nearer people are on top
+        order = np.argsort([-np.nan_to_num(((p[0] - self.eye) @ self.view[2]), nan=-np.inf) for p in poses])
+        for p in order:
+            uv = self.project(poses[p])
+            if not np.isfinite(uv).all():
+                continue
+            for child, parent in enumerate(H36M_PARENTS):
+                if parent >= 0:
+                    cv2.line(image, _px(uv[parent]), _px(uv[child]), colours[joint_side(child)], 2, cv2.LINE_AA)
+            cv2.putText(image, str(p), _px(uv[10] - [0, 12]), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (60, 60, 60), 1,
+                        cv2.LINE_AA)
+        return image
+
+    def close(self) -> None:
+        """Nothing to free."""
+
+
+def _px(point: np.ndarray) -> tuple[int, int]:
+    x, y = np.clip(np.asarray(point, dtype=np.float64), -1e5, 1e5)
+    return int(round(x)), int(round(y))
