@@ -52,3 +52,51 @@ def test_cuda_paths_match_eager(tiny_sct_config, path):
         for _ in range(3):  # compiled paths record on their first calls
             out = ready(x)
     torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_cpu_path_falls_back_to_eager_with_one_warning_when_the_private_op_is_missing(tiny_sct_config, monkeypatch):
+    import lib.perf.cpu_inference as cpu_inference
+
+    torch.manual_seed(0)
+    model = build_model(tiny_sct_config)
+    plain = build_model(tiny_sct_config).eval()
+    plain.load_state_dict(model.state_dict())
+    monkeypatch.setattr(cpu_inference, "_onednn_ops", lambda: None)  # a PyTorch build without the operators
+    with pytest.warns(RuntimeWarning, match="no oneDNN packed linear operators; running the model on plain PyTorch"):
+        ready = prepare_for_inference(model, "cpu")
+    assert not any(isinstance(m, PrepackedLinear) for m in ready.modules())
+    x = torch.randn(2, 30, 17, 3)
+    with torch.inference_mode():
+        torch.testing.assert_close(ready(x), plain(x))
+
+
+@pytest.mark.skipif(not onednn_linear_available(), reason="this PyTorch build has no oneDNN linear kernels")
+def test_cpu_path_falls_back_when_the_private_op_fails(tiny_sct_config, monkeypatch):
+    import lib.perf.cpu_inference as cpu_inference
+
+    torch.manual_seed(0)
+    model = build_model(tiny_sct_config)
+    plain = build_model(tiny_sct_config).eval()
+    plain.load_state_dict(model.state_dict())
+
+    def broken(*_args):
+        raise RuntimeError("mkldnn: unsupported on this CPU")
+
+    reorder, _ = cpu_inference._onednn_ops()
+    monkeypatch.setattr(cpu_inference, "_onednn_ops", lambda: (reorder, broken))
+    with pytest.warns(RuntimeWarning, match="failed on a trial input \\(mkldnn: unsupported on this CPU\\)"):
+        prepare_for_inference(model, "cpu")
+    assert not any(isinstance(m, PrepackedLinear) for m in model.modules())
+
+    # a layer packed before the operator broke falls back on its first failing call, with one warning
+    monkeypatch.undo()
+    packed = build_model(tiny_sct_config)
+    packed.load_state_dict(plain.state_dict())
+    prepare_for_inference(packed, "cpu")
+    monkeypatch.setattr(cpu_inference, "_onednn_ops", lambda: (reorder, broken))
+    x = torch.randn(2, 30, 17, 3)
+    with pytest.warns(RuntimeWarning, match="this layer runs on plain PyTorch from now on"):
+        with torch.inference_mode():
+            out = packed(x)
+    with torch.inference_mode():
+        torch.testing.assert_close(out, plain(x), atol=1e-5, rtol=1e-5)
