@@ -69,10 +69,27 @@ def test_missing_and_corrupt_files(tmp_path):
         extract_state_dict({"epoch": 1})
 
 
+class _TouchOnLoad:
+    """Unpickling this calls ``Path.touch(marker)``: code that a trusting loader would run."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (type(self.marker).touch, (self.marker,))
+
+
 def test_refuses_pickled_code(tmp_path):
-    path = tmp_path / "evil.bin"
-    torch.save({"model_pos": {}, "payload": object()}, path)
-    with pytest.raises(CheckpointError, match="cannot read"):
+    path, marker = tmp_path / "evil.bin", tmp_path / "code_ran"
+    torch.save({"model_pos": {"w": torch.ones(1)}, "payload": _TouchOnLoad(marker)}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint_file(path)
+    assert str(info.value).startswith(f"refusing to load checkpoint {path}: it holds pickled Python objects other "
+                                      "than tensors and plain values, which could run code when loaded")
+    assert not marker.exists()  # the payload never ran
+    # a truncated file is not mistaken for one with code in it
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match=f"^cannot read checkpoint {path}: "):
         load_checkpoint_file(path)
 
 

@@ -197,17 +197,18 @@ def test_convert_corpus_bad_input(tmp_path, capsys, case, message):
     assert not (tmp_path / "m.pkl").exists()
 
 
+# P1 / P2 (mm) of the shipped lifters on the sample below (held-out CMU clips 06_01 and 131_01, 1,868 frames),
+# measured 2026-12-07 with this test's commands; a change of the lifter or of the evaluation moves them
+SHIPPED_SAMPLE_ERRORS = {"sct": (89.4, 61.8), "dstformer": (90.4, 66.4)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["sct", "dstformer"])
 def test_shipped_mocap_lifter_evaluates(tmp_path, name):
-    """The committed checkpoint loads into its config's model and, on a tiny converted sample of real
-    motion (held-out-style clips), is far more accurate than the same model untrained."""
-    import torch
-
+    """The committed checkpoint loads into its config's model and gives its documented error on a small
+    converted sample of real motion (two held-out-style clips), within 1.5 mm."""
     from lib.data.convert_h36m import convert_h36m
     from lib.engine.trainer import TrainOptions, run
-    from lib.model import build_model
-    from lib.utils.checkpoint import save_checkpoint
     from lib.utils.config import load_config
 
     config = REPO / "configs" / "mocap" / f"{name}.yaml"
@@ -220,16 +221,8 @@ def test_shipped_mocap_lifter_evaluates(tmp_path, name):
     convert_h36m(str(tmp_path), "sample.pkl", tmp_path / "clips" / "MOCAP", clip_len=cfg.clip_len,
                  stride=cfg.data_stride, fmt="npy")
     overrides = [f"dt_root={tmp_path}", "dt_file=sample.pkl", f"data_root={tmp_path / 'clips'}/"]
-    ckpt = tmp_path / "ckpt"
-    ckpt.mkdir()
-    shutil.copy(shipped, ckpt / "best_epoch.bin")
-    torch.manual_seed(0)
-    untrained = ckpt / "untrained.bin"
-    state = {f"module.{k}": v for k, v in build_model(cfg).state_dict().items()}
-    save_checkpoint(untrained, {"epoch": 0, "lr": 0.0, "optimizer": None, "model_pos": state, "min_loss": 1e5})
     common = dict(config=str(config), device="cpu", workers=0, overrides=overrides, progress=False)
-    trained = run(TrainOptions(evaluate=str(ckpt / "best_epoch.bin"), **common), log=lambda *a: None).result
-    before = run(TrainOptions(evaluate=str(untrained), **common), log=lambda *a: None).result
-    assert set(trained.per_action) == {"walk"}
-    assert np.isfinite([trained.p1, trained.p2, trained.mpjve]).all()
-    assert trained.p1 < 0.5 * before.p1
+    result = run(TrainOptions(evaluate=str(shipped), **common), log=lambda *a: None).result
+    assert set(result.per_action) == {"walk"} and result.num_frames == 1868
+    p1, p2 = SHIPPED_SAMPLE_ERRORS[name]
+    assert result.p1 == pytest.approx(p1, abs=1.5) and result.p2 == pytest.approx(p2, abs=1.5)

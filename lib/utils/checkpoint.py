@@ -8,6 +8,7 @@ that layout with or without the prefix, and bare state dicts.
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,12 +34,22 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
         raise CheckpointError(f"{what} not found: {path}")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise CheckpointError(f"cannot read {what} {path}: {_first_line(exc)}") from exc
+        raise CheckpointError(f"refusing to load {what} {path}: it holds pickled Python objects other than tensors "
+                              "and plain values, which could run code when loaded; use a checkpoint written by "
+                              "train.py or save only the state dict") from exc
     except Exception as exc:  # torch raises many types for truncated or foreign files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot read {what} {path}: {first_line}") from exc
+        raise CheckpointError(f"cannot read {what} {path}: {_first_line(exc)}") from exc
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{what} {path} holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _strip_prefixes(name: str) -> str:
