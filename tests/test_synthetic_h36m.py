@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from lib.data.datareader_h36m import DataReaderH36M, validate_h36m_dict
+from lib.data.h36m_resolution import H36M_RESOLUTION
 from lib.data.sources.bvh import BVHError, parse_bvh, read_bvh
-from lib.data.sources.h36m_cameras import H36M_RESOLUTION, load_h36m_cameras, quaternion_to_matrix
+from lib.data.sources.h36m_cameras import load_h36m_cameras, quaternion_to_matrix
 from lib.data.sources.h36m_render import (
     CAPTURE_CENTER,
     CAPTURE_RADIUS,

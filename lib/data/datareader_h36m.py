@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..utils.safe_pickle import UnsafePickleError, load_pickle
-from .sources.h36m_cameras import H36M_RESOLUTION
+from .h36m_resolution import H36M_RESOLUTION
 
 NUM_JOINTS = 17
 REQUIRED_KEYS: tuple[str, ...] = ("joint_2d", "joint3d_image", "camera_name", "source")

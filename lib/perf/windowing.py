@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.sources.h36m_cameras import camera_resolution
+from ..data.h36m_resolution import camera_resolution
 
 
 @dataclass

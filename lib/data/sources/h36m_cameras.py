@@ -24,14 +24,6 @@ from ...utils.rotations import quaternion_to_matrix
 
 CAMERAS_JSON = Path(__file__).with_name("h36m_cameras.json")
 
-# camera id -> (width, height) in pixels
-H36M_CAMERA_IDS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
-H36M_RESOLUTION: dict[str, tuple[int, int]] = {
-    "54138969": (1000, 1002),
-    "55011271": (1000, 1000),
-    "58860488": (1000, 1000),
-    "60457274": (1000, 1002),
-}
 
 
 @dataclass(frozen=True)
@@ -108,8 +100,3 @@ def load_h36m_cameras(path: str | Path | None = None) -> dict[str, list[H36MCame
             ))
         cameras[subject] = cams
     return cameras
-
-
-def camera_resolution(camera_id: str) -> tuple[int, int]:
-    """``(width, height)`` in pixels of a Human3.6M camera id; ``KeyError`` for an unknown id."""
-    return H36M_RESOLUTION[str(camera_id)]
