@@ -53,11 +53,44 @@ def test_resume_continues_epoch_lr_and_optimizer(capsys, tmp_path, data_keys):
         assert float(b["optimizer"]["state"][key]["step"]) == float(state["step"])
     assert b["min_loss"] == pytest.approx(a["min_loss"])
     # released layout and checkpoint files
-    assert set(a) == {"epoch", "lr", "optimizer", "model_pos", "min_loss"}
+    assert set(a) == {"epoch", "lr", "optimizer", "model_pos", "min_loss", "model_args", "recipe"}
+    assert a["recipe"] == {"seed": 0, "config": str(cfg), "overrides": []}
+    assert b["recipe"]["overrides"] == []  # the last command's (epochs= was given only to stop early)
     assert (straight / "epoch_1.bin").is_file() and not (straight / "epoch_0.bin").exists()
     best = load_checkpoint_file(straight / "best_epoch.bin")
     assert best["min_loss"] == pytest.approx(a["min_loss"])
     assert list((straight / "logs").iterdir())  # TensorBoard event file
+
+
+def test_resume_from_a_fresh_checkout_that_keeps_only_the_latest_checkpoint(capsys, tmp_path, data_keys):
+    """A work folder committed with latest_epoch.bin alone (checkpoint/work/<run>/) continues in a clone:
+    the epoch, lr and optimizer go on, the best epoch is chosen again, and another seed is refused."""
+    import shutil
+
+    cfg = write_config(tmp_path / "c.yaml", data_keys, epochs=2, lr_decay=0.5)
+    first = tmp_path / "first"
+    _train(capsys, cfg, first, "--seed", "3", "epochs=1")
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    shutil.copy(first / "latest_epoch.bin", clone / "latest_epoch.bin")
+    code = train.main(["--config", str(cfg), "-c", str(clone), "--workers", "0", "--no-progress",
+                       "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"error: {clone / 'latest_epoch.bin'} was trained with --seed 3, this run has "
+                                 "--seed 0: resume with --seed 3 (or train into another folder)"]
+    assert sorted(p.name for p in clone.iterdir()) == ["latest_epoch.bin"]
+    out = _train(capsys, cfg, clone, "--seed", "3")
+    assert f"WARNING: no best_epoch.bin in {clone}" in out and "from 2 on" in out
+    assert "[2]" in out and "[1]" not in out
+    latest, best = load_checkpoint_file(clone / "latest_epoch.bin"), load_checkpoint_file(clone / "best_epoch.bin")
+    assert latest["epoch"] == best["epoch"] == 2 and latest["recipe"]["seed"] == 3
+    assert latest["lr"] == pytest.approx(0.001 * 0.25)
+    # the same two epochs in one go give the same weights
+    straight = tmp_path / "straight"
+    _train(capsys, cfg, straight, "--seed", "3")
+    ref = load_checkpoint_file(straight / "latest_epoch.bin")
+    for name, tensor in ref["model_pos"].items():
+        torch.testing.assert_close(latest["model_pos"][name], tensor, rtol=1e-5, atol=1e-6)
 
 
 def test_evaluate_prints_protocol_lines_and_saves_json_in_the_output_dir(capsys, tmp_path, data_keys):

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from lib.data.sources.bvh import BVHError
 from lib.data.sources.h36m_render import H36M_ACTIONS, DetectorNoise
 from lib.data.sources.mocap import MocapMapError, convert_mocap, load_joint_map
+from lib.data.sources.mocap_augment import AugmentConfig
 from lib.data.sources.mocap_corpus import (
     CLIPS_JSON,
     CorpusConfig,
@@ -70,6 +71,27 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="share of training frames from the synthetic generator, 0 <= F < 1 (default 0)")
     corpus.add_argument("--body", type=float, nargs=2, default=(0.9, 1.2), metavar=("MIN", "MAX"),
                         help="range of the body scale drawn per training clip (default 0.9 1.2)")
+    aug = p.add_argument_group("augmentation of the training split (all off by default: the shipped recipe; "
+                               "docs/EXPERIMENTS.md measures each)")
+    aug.add_argument("--recombine", type=float, default=0.0, metavar="F",
+                     help="share of the real training clips replaced by the trunk and arms (or the arms) of "
+                          "another training clip on their legs and path, bone lengths kept (default 0)")
+    aug.add_argument("--proportions", type=float, default=0.0, metavar="S",
+                     help="spread of per-clip body-proportion factors (legs, arms, trunk, head, hip and "
+                          "shoulder width apart; e.g. 0.1; default 0 = off)")
+    aug.add_argument("--camera-variety", type=float, default=0.0, metavar="F",
+                     help="share of the training videos seen by four random cameras (heights 0.5-2.5 m, "
+                          "2-10 m away, any heading, tilt, focal 500-1800 px) instead of Human3.6M's (default 0)")
+    aug.add_argument("--synthetic-exclude", nargs="+", default=[], metavar="ACTION",
+                     help="Human3.6M actions left out of the synthetic training motion (e.g. the ones of "
+                          "--heldout-synthetic, to keep that test set unlike the training data)")
+    held = p.add_argument_group("held-out sets unlike the corpus (test and validation splits alike)")
+    held.add_argument("--heldout-cameras", choices=["h36m", "wild"], default="h36m",
+                      help="h36m: the held-out Human3.6M calibrations S9 and S11 (default); wild: four cameras "
+                           "per clip at heights 0.6-2.2 m, 2.5-8 m away, any heading, focal 700-1600 px")
+    held.add_argument("--heldout-synthetic", nargs="+", default=[], metavar="ACTION",
+                      help="replace each held-out clip by the synthetic generator's ACTION (in turn) on that "
+                           "clip's body, e.g. Sitting SittingDown Purchases (sitting, lying down, bending)")
     files = p.add_argument_group("single files")
     files.add_argument("--train", nargs="+", default=[], metavar="FILE.bvh", help="BVH files for the train split")
     files.add_argument("--test", nargs="+", default=[], metavar="FILE.bvh", help="BVH files for the test split")
@@ -113,9 +135,14 @@ def convert_corpus(args: argparse.Namespace, noise: DetectorNoise) -> int:
     files = find_bvh_files(args.root)
     clips = describe_clips(args.root, files, load_clip_index(args.clips), parse_fps_overrides(args.fps))
     splits = split_by_subject(clips, args.test_subjects, args.val_subjects, args.train_subjects)
+    augment = AugmentConfig(recombine=args.recombine, proportions=args.proportions,
+                            camera_variety=args.camera_variety, heldout_cameras=args.heldout_cameras,
+                            heldout_synthetic=tuple(args.heldout_synthetic),
+                            synthetic_exclude=tuple(args.synthetic_exclude))
+    augment.check()
     cfg = CorpusConfig(seed=args.seed, noise=noise, body=tuple(args.body),
                        synthetic_fraction=args.synthetic_fraction,
-                       joint_map=None if args.map == "auto" else args.map)
+                       joint_map=None if args.map == "auto" else args.map, augment=augment)
     with tqdm(total=len(clips), desc="mocap clips", unit="clip") as bar:
         data, val, table = build_mocap_dataset(splits, cfg, progress=bar)
     data["clips"] = [row for row in table if row["split"] != "validation"]

@@ -6,6 +6,7 @@ data makers (:mod:`lib.data.sources.h36m_cameras`); the readers of real data nee
 
 from __future__ import annotations
 
+H36M_CAMERA_IDS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
 # camera id -> (width, height) in pixels
 H36M_RESOLUTION: dict[str, tuple[int, int]] = {
     "54138969": (1000, 1002),

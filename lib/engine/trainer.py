@@ -237,15 +237,26 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, lr: float,
-                     min_loss: float, cfg: Any) -> dict[str, Any]:
+                     min_loss: float, cfg: Any, recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     """The released layout (``model_pos`` names carry the ``module.`` prefix of the released files) plus
     ``model_args``: the config keys that rebuild the model (:func:`lib.model.model_args`) and the joint order
-    it was trained in (``trained_on``), so that ``sct.Lifter.from_checkpoint`` needs no YAML."""
+    it was trained in (``trained_on``), so that ``sct.Lifter.from_checkpoint`` needs no YAML. ``recipe``
+    (optional): how the run was started (``seed``, ``config``, ``overrides``), so that a run resumed from a
+    fresh checkout can be checked against it."""
     from ..model import model_args
 
     state = {f"module.{k}": v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
-    return {"epoch": epoch, "lr": lr, "optimizer": optimizer.state_dict(), "model_pos": state,
-            "min_loss": min_loss, "model_args": {**model_args(cfg), "trained_on": model_skeleton_for(cfg).name}}
+    out = {"epoch": epoch, "lr": lr, "optimizer": optimizer.state_dict(), "model_pos": state,
+           "min_loss": min_loss, "model_args": {**model_args(cfg), "trained_on": model_skeleton_for(cfg).name}}
+    if recipe is not None:
+        out["recipe"] = recipe
+    return out
+
+
+def run_recipe(opts: TrainOptions) -> dict[str, Any]:
+    """What a checkpoint records of the command that trains it: the seed (of the sampler and the
+    augmentation draws), the config file and the overrides (which name the data)."""
+    return {"seed": int(opts.seed), "config": str(opts.config), "overrides": [str(o) for o in opts.overrides]}
 
 
 def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
@@ -448,8 +459,17 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
         lr = float(ckpt.get("lr", lr))
         for group in optimizer.param_groups:
             group["lr"] = lr
+        saved_seed = (ckpt.get("recipe") or {}).get("seed")
+        if saved_seed is not None and int(saved_seed) != opts.seed:
+            raise CheckpointError(f"{resume} was trained with --seed {saved_seed}, this run has --seed "
+                                  f"{opts.seed}: resume with --seed {saved_seed} (or train into another folder)")
         if ckpt.get("min_loss") is not None:
             min_loss = float(ckpt["min_loss"])
+        if min_loss < 100000.0 and not os.path.isfile(os.path.join(ckpt_dir, "best_epoch.bin")):
+            # e.g. a work folder that keeps only latest_epoch.bin in git: choose the best epoch again
+            log(f"WARNING: no best_epoch.bin in {ckpt_dir} (best P1 so far {min_loss:g}): the best epoch is "
+                f"chosen among the epochs from {start_epoch + 1} on")
+            min_loss = 100000.0
         log(f"INFO: resuming {resume} at epoch {start_epoch + 1} (lr {lr:g}, best P1 {min_loss:g})")
     elif cfg.finetune or opts.pretrained:
         source = opts.pretrained or "checkpoint"
@@ -478,6 +498,7 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
             f"epochs {start_epoch + 1}..{cfg.epochs}")
 
     summary = RunSummary(epochs_done=start_epoch)
+    recipe = run_recipe(opts)
     try:
         for epoch in range(start_epoch, cfg.epochs):
             sampler.set_epoch(epoch)
@@ -504,12 +525,12 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
                 if result is not None and result.p1 < min_loss:
                     min_loss = result.p1
                     best = os.path.join(ckpt_dir, "best_epoch.bin")
-                    save_checkpoint(best, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg))
+                    save_checkpoint(best, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg, recipe))
                     save_results_json(results_path_for(best), result, {"epoch": epoch + 1})
                 if (epoch + 1) % cfg.checkpoint_frequency == 0:
                     save_checkpoint(os.path.join(ckpt_dir, f"epoch_{epoch}.bin"),
-                                    checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg))
-                save_checkpoint(latest_path, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg))
+                                    checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg, recipe))
+                save_checkpoint(latest_path, checkpoint_state(model, optimizer, epoch + 1, lr, min_loss, cfg, recipe))
                 if result is not None:
                     save_results_json(results_path_for(latest_path), result, {"epoch": epoch + 1})
             min_loss = broadcast_object(min_loss, env)

@@ -7,6 +7,7 @@ import nothing from here).
   the same in MPI-INF-3DHP's npz layout.
 - :mod:`~lib.data.sources.bvh`: BVH files (``.bvh`` and ``.bvh.gz``); :mod:`~lib.data.sources.mocap`: BVH
   skeletons -> the 17 Human3.6M joints; :mod:`~lib.data.sources.mocap_corpus`: a corpus of BVH clips split
-  by subject into a pickle.
+  by subject into a pickle; :mod:`~lib.data.sources.mocap_augment`: pose-level augmentation of that motion
+  (limb/trunk recombination, body proportions, camera variety).
 - :mod:`~lib.data.sources.plot_h36m`: a picture of a generated pickle.
 """

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from ...utils.rotations import axis_rotation
-from ...utils.skeleton import H36M_PARENTS
 from .bvh import read_bvh
 from .h36m_cameras import load_h36m_cameras
 from .h36m_render import (
     CAPTURE_CENTER,
+    H36M_ACTIONS,
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
     DetectorNoise,
@@ -40,6 +40,17 @@ from .h36m_render import (
     place_in_capture_area,
 )
 from .mocap import bvh_to_world, load_joint_map, select_joint_map
+from .mocap_augment import (
+    TEST_CAMERA_RANGES,
+    TRAIN_CAMERA_RANGES,
+    AugmentConfig,
+    bone_lengths,
+    proportion_factors,
+    recombine,
+    rescale_bones,
+    synthetic_on_body,
+    wild_cameras,
+)
 from .synthetic_h36m import SyntheticConfig, bone_scale_factors, synthesize_videos
 
 CLIPS_JSON = Path(__file__).with_name("mocap_corpora") / "cmu.json"
@@ -190,16 +201,6 @@ def split_by_subject(clips: Sequence[MocapClip], test_subjects: Sequence[str],
     return out
 
 
-def rescale_bones(joints: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Scale each bone (parent -> joint, Human3.6M tree) of (T, 17, 3) by ``factors`` (17,); the root
-    stays where it is and every bone keeps its direction."""
-    out = np.array(joints, dtype=np.float64, copy=True)
-    for j in range(1, len(H36M_PARENTS)):
-        p = H36M_PARENTS[j]
-        out[:, j] = out[:, p] + (joints[:, j] - joints[:, p]) * factors[j]
-    return out
-
-
 def turn_about_vertical(joints: np.ndarray, angle: float) -> np.ndarray:
     """Rotate a z-up sequence (T, J, 3) by ``angle`` radians about the vertical through the middle of
     its root path."""
@@ -222,6 +223,7 @@ class CorpusConfig:
     place_radius: float = 300.0
     synthetic_fraction: float = 0.0
     joint_map: str | None = None  # None: chosen per file from its joint names
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 def _clip_world(clip: MocapClip, cfg: CorpusConfig) -> np.ndarray:
@@ -240,7 +242,8 @@ def _synthetic_videos(n_frames: int, cfg: CorpusConfig) -> list[Video]:
     """Synthetic training videos of about ``n_frames`` frames in all (whole videos, random order)."""
     if n_frames <= 0:
         return []
-    syn = SyntheticConfig(seed=cfg.seed, train_subjects=TRAIN_SUBJECTS, test_subjects=())
+    actions = [a for a in H36M_ACTIONS if a not in set(cfg.augment.synthetic_exclude)]
+    syn = SyntheticConfig(seed=cfg.seed, train_subjects=TRAIN_SUBJECTS, test_subjects=(), actions=actions)
     per_round = len(syn.train_subjects) * len(syn.actions)
     mean_len = sum(syn.frames) / 2
     syn.subactions = max(1, math.ceil(n_frames / mean_len / per_round))
@@ -257,6 +260,12 @@ def _synthetic_videos(n_frames: int, cfg: CorpusConfig) -> list[Video]:
     return chosen
 
 
+def _augment_seed(cfg: CorpusConfig, split: str, k: int, what: int) -> np.random.Generator:
+    """The generator of one augmentation (``what``) of clip ``k``: apart from the clip's own draws, so a
+    switched-off augmentation leaves every other draw (and the shipped recipe's data) unchanged."""
+    return np.random.default_rng([cfg.seed, ("train", "test", "validation").index(split), k, what])
+
+
 def build_mocap_dataset(splits: dict[str, list[MocapClip]], cfg: CorpusConfig, progress=None
                         ) -> tuple[dict, dict | None, list[dict]]:
     """Render the clips of :func:`split_by_subject` into pickle dicts.
@@ -264,39 +273,79 @@ def build_mocap_dataset(splits: dict[str, list[MocapClip]], cfg: CorpusConfig, p
     Returns ``(data, validation_data, clip_table)``: ``data`` has the train split and the test split,
     ``validation_data`` (``None`` without validation clips) the same train split and the validation clips
     as its test split; both carry ``"subjects"`` (subjects per split). ``clip_table``: one dict per
-    clip (file, split, subject, action, fps, frames, body scale). ``progress``: ``update(n)`` per clip.
+    clip (file, split, subject, action, fps, frames, body scale, augmentation). ``progress``:
+    ``update(n)`` per clip. ``cfg.augment`` (:class:`AugmentConfig`) switches the augmentations and the
+    unlike-the-corpus held-out sets on.
     """
     if not 0 <= cfg.synthetic_fraction < 1:
         raise MocapCorpusError(f"synthetic fraction must be in [0, 1), got {cfg.synthetic_fraction}")
+    aug = cfg.augment
+    try:
+        aug.check()
+    except ValueError as exc:
+        raise MocapCorpusError(str(exc)) from None
     cameras = load_h36m_cameras()
     table: list[dict] = []
     videos: dict[str, list[Video]] = {}
+    worlds = {split: [_clip_world(clip, cfg) for clip in clips] for split, clips in splits.items()}
     for split, clips in splits.items():
         videos[split] = []
         for k, clip in enumerate(clips):
             rng = np.random.default_rng([cfg.seed, ("train", "test", "validation").index(split), k])
-            world = _clip_world(clip, cfg)
-            scale = 1.0
+            world = worlds[split][k]
+            scale, note = 1.0, ""
             if split == "train":
+                if aug.recombine > 0 and len(clips) > 1:
+                    r = _augment_seed(cfg, split, k, 1)
+                    if r.random() < aug.recombine:
+                        donor = int((k + 1 + r.integers(len(clips) - 1)) % len(clips))
+                        part = ("upper", "arms")[int(r.integers(2))]
+                        world = recombine(world, worlds[split][donor], part, r)
+                        note = f"{part} of {clips[donor].rel}"
                 factors = bone_scale_factors(rng, cfg.body, cfg.bone_spread)
                 scale = float(np.median(factors[1:]))
+                if aug.proportions > 0:
+                    factors = factors * proportion_factors(_augment_seed(cfg, split, k, 2), aug.proportions)
                 world = rescale_bones(world, factors)
                 camera_subject = TRAIN_SUBJECTS[int(rng.integers(len(TRAIN_SUBJECTS)))]
             else:
                 camera_subject = TEST_SUBJECTS[k % len(TEST_SUBJECTS)]
+                if aug.heldout_synthetic:
+                    r = _augment_seed(cfg, split, k, 4)
+                    action = aug.heldout_synthetic[k % len(aug.heldout_synthetic)]
+                    world = synthetic_on_body(bone_lengths(world), action, int(r.integers(330, 421)), r)
+                    note = f"synthetic {action} on this body"
+                    clip = MocapClip(clip.path, f"synthetic/{action}/{clip.rel}", clip.subject, action,
+                                     f"synthetic {action}", clip.fps)
             world = turn_about_vertical(world, rng.uniform(0, 2 * np.pi))
             angle, radius = rng.uniform(0, 2 * np.pi), cfg.place_radius * np.sqrt(rng.uniform())
             center = np.asarray(CAPTURE_CENTER) + radius * np.array([np.cos(angle), np.sin(angle)])
             world = place_in_capture_area(world, center=center)
+            wild = (aug.heldout_cameras == "wild") if split != "train" else (
+                aug.camera_variety > 0 and _augment_seed(cfg, split, k, 3).random() < aug.camera_variety)
+            if wild:
+                camera_subject = f"wild/{split}/{k}"
+                ranges = TRAIN_CAMERA_RANGES if split == "train" else TEST_CAMERA_RANGES
+                cameras[camera_subject] = wild_cameras(world, _augment_seed(cfg, split, k, 5), ranges)
             videos[split].append(Video(world, camera_subject, clip.action, k + 1, source=clip.rel))
-            table.append({"file": clip.rel, "split": split, "subject": clip.subject, "action": clip.action,
-                          "motion": clip.motion, "fps": clip.fps, "frames_50fps": len(world),
-                          "cameras": camera_subject, "body_scale": round(scale, 3)})
+            row = {"file": clip.rel, "split": split, "subject": clip.subject, "action": clip.action,
+                   "motion": clip.motion, "fps": clip.fps, "frames_50fps": len(world),
+                   "cameras": "wild" if wild else camera_subject, "body_scale": round(scale, 3)}
+            if note:
+                row["augmentation"] = note
+            table.append(row)
             if progress is not None:
                 progress.update(1)
     real = sum(len(v.joints_world) for v in videos["train"])
     f = cfg.synthetic_fraction
+    n_real = len(videos["train"])
     videos["train"] += _synthetic_videos(int(round(real * f / (1 - f))), cfg)
+    for k in range(n_real, len(videos["train"]) if aug.camera_variety > 0 else 0):
+        if _augment_seed(cfg, "train", k, 3).random() < aug.camera_variety:
+            v = videos["train"][k]
+            v.subject = f"wild/train/{k}"
+            cameras[v.subject] = wild_cameras(v.joints_world, _augment_seed(cfg, "train", k, 5),
+                                              TRAIN_CAMERA_RANGES)
 
     def rng_for(split: str):
         code = ("train", "test", "validation").index(split)

@@ -78,11 +78,15 @@ def subject_bones(subject: str, seed: int) -> np.ndarray:
     N(1, 0.04) clipped to [0.9, 1.1], equal on the left and right."""
     rng = np.random.default_rng([seed, int(subject.lstrip("Ss")), 7177])
     factors = bone_scale_factors(rng)
+    return bones_with_lengths(np.array([length for _, length in _REST_BONES]) * factors)
+
+
+def bones_with_lengths(lengths: np.ndarray) -> np.ndarray:
+    """Rest bone vectors (17, 3) mm: the generator's rest directions with the bone ``lengths`` (17,) mm."""
     bones = np.zeros((17, 3))
     for j in range(1, 17):
-        direction, length = _REST_BONES[j]
-        d = np.asarray(direction)
-        bones[j] = d / np.linalg.norm(d) * length * factors[j]
+        d = np.asarray(_REST_BONES[j][0])
+        bones[j] = d / np.linalg.norm(d) * lengths[j]
     return bones
 
 
