@@ -127,9 +127,9 @@ class Lifter:
         torch_device = resolve_device(device)
         try:
             model = _model.build_model(cfg)
-            _checkpoint.load_model_weights(model, obj, strict=True)
+            _checkpoint.load_model_weights(model, obj, strict=True, where=path)
         except _checkpoint.CheckpointError as exc:
-            raise ValueError(str(exc).replace("the given state dict", path)) from exc
+            raise ValueError(str(exc)) from exc
         model = _inference.prepare_for_inference(model, torch_device)
         return cls(model, cfg, torch_device, name=kwargs.pop("name", Path(path).name), **kwargs)
 

@@ -110,7 +110,7 @@ def test_empty_dataset_exits_2(capsys, tmp_path, tiny):
     _one_line_error(code, err, "no clips", str(empty / "H36M-TINY"))
 
 
-def test_clips_of_another_length_exit_2(capsys, tmp_path, tiny):
+def test_training_clips_of_another_length_exit_2_evaluation_cuts_its_own(capsys, tmp_path, tiny):
     _, keys = tiny
     cfg = write_config(tmp_path / "c.yaml", {**keys, "clip_len": 6, "maxlen": 6})
     code, _, err = _run(capsys, "--config", str(cfg), "-e", str(tmp_path / "x.bin"))
@@ -120,8 +120,13 @@ def test_clips_of_another_length_exit_2(capsys, tmp_path, tiny):
 
     model = build_model(load_config(cfg))
     torch.save({"model_pos": model.state_dict()}, tmp_path / "x.bin")
-    code, _, err = _run(capsys, "--config", str(cfg), "-e", str(tmp_path / "x.bin"))
-    _one_line_error(code, err, "clip_len=6")
+    # evaluation cuts the test split from the pickle at the config's clip_len: no clip folder is involved
+    code, out, err = _run(capsys, "--config", str(cfg), "-e", str(tmp_path / "x.bin"), "-c", str(tmp_path / "ev"))
+    assert code == 0, err
+    assert "Protocol #1 Error (MPJPE)" in out
+    # training reads the clip folders, which were cut at another length
+    code, _, err = _run(capsys, "--config", str(cfg), "-c", str(tmp_path / "ck"))
+    _one_line_error(code, err, "have 8 frames but clip_len=6", "--clip-len 6")
 
 
 def test_checkpoint_of_another_size_exits_2(capsys, tmp_path, tiny):

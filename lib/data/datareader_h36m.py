@@ -322,6 +322,12 @@ class DataReaderH36M:
         ids_test = clip_index_array(split_id_test, self.n_frames)
         return train_data[ids_train], test_data[ids_test], train_labels[ids_train], test_labels[ids_test]
 
+    def get_test_clips(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(test_data, test_labels)`` of :meth:`get_sliced_data` without reading the training split."""
+        test_data, test_labels = self._read_2d_split("test"), self._read_3d_split("test")
+        ids = clip_index_array(self.get_split_id()[1], self.n_frames)
+        return test_data[ids], test_labels[ids]
+
     def denormalize(self, test_data: np.ndarray) -> np.ndarray:
         """Predictions in normalised coordinates -> pixel coordinates.
 

@@ -88,6 +88,22 @@ class ClipFolder:
         return out[0], out[1]
 
 
+class ClipArrays:
+    """Clips already in memory, ``inputs`` and ``labels`` ``(N, T, 17, 3)``: the same interface as
+    :class:`ClipFolder` (e.g. the test clips cut by the reader that also gives the evaluation metadata)."""
+
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray, where: str = "<arrays>") -> None:
+        if len(inputs) != len(labels):
+            raise ValueError(f"{where}: {len(inputs)} input clips but {len(labels)} label clips")
+        self.inputs, self.labels, self.folder = inputs, labels, where
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(self.inputs[index], dtype=np.float32), np.array(self.labels[index], dtype=np.float32)
+
+
 def _opt(args, name: str, default):
     value = args.get(name, default) if isinstance(args, dict) else getattr(args, name, default)
     return default if value is None else value
@@ -101,6 +117,7 @@ class MotionDataset3D(Dataset):
             ``no_conf``, ``noise``, ``mask_ratio``, ``mask_T_ratio`` (absent = off).
         subset_list: subset folder names under ``data_root`` (e.g. ``["H36M-SH"]``).
         data_split: ``"train"`` or ``"test"``.
+        clips: the clips themselves (e.g. one :class:`ClipArrays`) instead of the folders of ``subset_list``.
 
     Behaviour (train): ``synthetic`` or ``gt_2d`` replace the input by the label's x, y with confidence 1;
     ``flip`` mirrors input and label together with probability 0.5 (:func:`flip_pose`); ``noise`` adds
@@ -110,7 +127,8 @@ class MotionDataset3D(Dataset):
     Both: ``no_conf`` sets the confidence channel to 1 (the input keeps 3 channels).
     """
 
-    def __init__(self, args, subset_list: Sequence[str], data_split: str) -> None:
+    def __init__(self, args, subset_list: Sequence[str], data_split: str,
+                 clips: Sequence[ClipFolder | ClipArrays] | None = None) -> None:
         if data_split not in ("train", "test"):
             raise ValueError(f"data_split must be 'train' or 'test', got '{data_split}'")
         if isinstance(subset_list, str):
@@ -127,7 +145,8 @@ class MotionDataset3D(Dataset):
         self.noise = bool(_opt(args, "noise", False))
         self.mask_ratio = float(_opt(args, "mask_ratio", 0.0))
         self.mask_T_ratio = float(_opt(args, "mask_T_ratio", 0.0))  # noqa: N815 (config key)
-        self.folders = [ClipFolder(os.path.join(self.data_root, s, data_split)) for s in self.subset_list]
+        self.folders = list(clips) if clips is not None else \
+            [ClipFolder(os.path.join(self.data_root, s, data_split)) for s in self.subset_list]
         self._ends = np.cumsum([len(f) for f in self.folders]).tolist()
 
     def __len__(self) -> int:

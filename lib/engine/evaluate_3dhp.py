@@ -37,7 +37,6 @@ from ..data.mpi_inf_3dhp import (
     ROOT,
     TEST_FILE,
     TEST_SEQUENCES,
-    TRAIN_FILE,
     Mpi3dhpFormatError,
     PoseWindows,
     Sequence3DHP,
@@ -45,12 +44,11 @@ from ..data.mpi_inf_3dhp import (
     depth_scale_from_ground_truth,
     normalized_input,
     read_test_file,
-    training_dataset,
     windows_over,
 )
 from ..utils.atomic_io import atomic_path
 from ..utils.metrics import auc, mpjpe, mpjve, p_mpjpe, pck
-from ..utils.skeleton import MPI_INF_3DHP_SKELETON, SKELETONS, Skeleton, h36m_to_mpi_inf_3dhp, mpi_inf_3dhp_to_h36m
+from ..utils.skeleton import Skeleton, h36m_to_mpi_inf_3dhp, mpi_inf_3dhp_to_h36m
 from ..utils.sliding_windows import window_centre
 from .distributed import DistEnv
 from .evaluate import predict_clips
@@ -274,77 +272,3 @@ def predict_3dhp(model: nn.Module, data: TestData3DHP, cfg: Any, env: DistEnv, *
         mine = out[data.windows.owner == i]
         predictions[name] = (mine * data.mm_per_unit[name][:, None, None]).astype(np.float32)
     return predictions
-
-
-def model_skeleton_for(cfg: Any) -> Skeleton:
-    """The joint order the model was trained in: ``trained_on`` when set, else ``dataset``."""
-    return SKELETONS[cfg.get("trained_on") or cfg.get("dataset", "h36m")]
-
-
-# ----------------------------------------------------------------------------- the training run's side
-
-DATASETS: tuple[str, ...] = ("h36m", "mpi_inf_3dhp")
-UNSUPPORTED_3DHP_KEYS: tuple[str, ...] = ("gt_2d", "synthetic", "noise", "mask_ratio", "mask_T_ratio")
-
-
-def check_dataset_config(cfg: Any, evaluating: bool) -> None:
-    """``ValueError`` naming the key when ``dataset`` / ``trained_on`` and the other keys do not go together."""
-    dataset, trained_on = cfg.get("dataset", "h36m"), cfg.get("trained_on")
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got '{dataset}'")
-    if trained_on is not None and trained_on not in DATASETS:
-        raise ValueError(f"trained_on must be null or one of {', '.join(DATASETS)}, got '{trained_on}'")
-    if dataset == "h36m":
-        if trained_on not in (None, "h36m"):
-            raise ValueError("trained_on: mpi_inf_3dhp with dataset: h36m is not supported; set trained_on: null")
-        return
-    if trained_on == "h36m" and not evaluating:
-        raise ValueError("trained_on: h36m evaluates a Human3.6M model on MPI-INF-3DHP (with --evaluate); to train "
-                         "on MPI-INF-3DHP set trained_on: null")
-    for key in UNSUPPORTED_3DHP_KEYS:
-        if cfg.get(key):
-            raise ValueError(f"{key} is not supported with dataset: mpi_inf_3dhp; set it to false/0")
-    if not cfg.get("rootrel", True):
-        raise ValueError("dataset: mpi_inf_3dhp needs rootrel: true (poses relative to the pelvis)")
-    if int(cfg.get("num_joints", NUM_JOINTS)) != NUM_JOINTS:
-        raise ValueError(f"dataset: mpi_inf_3dhp has {NUM_JOINTS} joints; set num_joints: {NUM_JOINTS}")
-
-
-def _data_hint(dt_root: str) -> str:
-    return (f"put {TRAIN_FILE} and {TEST_FILE} (P-STMO's npz layout) in dt_root, or make synthetic ones with "
-            f"'python tools/make_synthetic_3dhp.py --out-dir {dt_root}' (see docs/DATA.md)")
-
-
-def load_3dhp_datasets(cfg: Any, need_train: bool, need_test: bool) -> tuple[PoseWindows | None, TestData3DHP | None]:
-    """The training windows and the test data named by ``cfg`` (``dt_root``, ``clip_len``, ``data_stride``,
-    ``flip``). ``FileNotFoundError`` / :class:`Mpi3dhpFormatError` say which file and how to fix it."""
-    for name, needed in ((TRAIN_FILE, need_train), (TEST_FILE, need_test)):
-        path = os.path.join(cfg.dt_root, name)
-        if needed and not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} not found: {_data_hint(cfg.dt_root)}")
-    train = test = None
-    if need_train:
-        train = training_dataset(os.path.join(cfg.dt_root, TRAIN_FILE), cfg.clip_len, cfg.data_stride,
-                                 flip=MPI_INF_3DHP_SKELETON if cfg.flip else None)
-    if need_test:
-        test = load_test_data(cfg.dt_root, cfg.clip_len, model_skeleton_for(cfg))
-    return train, test
-
-
-def run_3dhp_evaluation(model: nn.Module, data: TestData3DHP, cfg: Any, env: DistEnv, *, batch_size: int,
-                        workers: int = 0, amp_dtype: torch.dtype | None = None,
-                        progress: bool = True) -> Result3DHP | None:
-    """Predict the test set (all ranks) and score it (rank 0; ``None`` elsewhere)."""
-    predictions = predict_3dhp(model, data, cfg, env, batch_size=batch_size, workers=workers,
-                               amp_dtype=amp_dtype, progress=progress)
-    if predictions is None:
-        return None
-    result = evaluate_3dhp(data.sequences, predictions)
-    result.predictions = predictions
-    return result
-
-
-def output_paths(checkpoint: str, out_dir: str) -> tuple[str, str]:
-    """``(out_dir/<name>_predictions.npz, out_dir/<name>_results.json)`` for checkpoint ``.../<name>.bin``."""
-    stem = os.path.splitext(os.path.basename(checkpoint))[0]
-    return (os.path.join(out_dir, f"{stem}_predictions.npz"), os.path.join(out_dir, f"{stem}_results.json"))

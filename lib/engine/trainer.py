@@ -1,13 +1,16 @@
-"""Training and evaluation of a pose-lifting model on Human3.6M-format clips (what ``train.py`` runs).
+"""Training and evaluation of a pose-lifting model (what ``train.py`` runs).
 
-Read top to bottom: :func:`run` decides once what varies (device, AMP, DDP), loads the data and the model,
-then either evaluates a checkpoint (:func:`evaluate_checkpoint`) or trains (:func:`train`), one epoch at a
-time (:func:`train_one_epoch`), evaluating with :mod:`lib.engine.evaluate` after each epoch.
+Read top to bottom: :func:`run` decides once what varies (device, AMP, DDP) and which dataset the config
+names (:mod:`lib.engine.datasets`: each dataset loads its training and test data, evaluates and writes its
+results behind one interface, so nothing here asks which dataset it holds), builds the model, then either
+evaluates a checkpoint or trains (:func:`train`), one epoch at a time (:func:`train_one_epoch`), evaluating
+after each epoch. :func:`resume_training` continues a run from its checkpoint.
 
 Checkpoints keep the released layout ``{'epoch', 'lr', 'optimizer', 'model_pos', 'min_loss'}`` with
 ``model_pos`` names prefixed ``module.`` (as the released files, saved from ``nn.DataParallel``), so they
-load in MotionBERT/SCT code unchanged. ``epoch`` is the number of epochs done (the next one to run) and
-``lr`` the learning rate for it.
+load in MotionBERT/SCT code unchanged, plus ``model_args`` (the model's config) and ``recipe`` (seed,
+config, overrides). ``epoch`` is the number of epochs done (the next one to run) and ``lr`` the learning
+rate for it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from ..data.datareader_h36m import DataFormatError, DataReaderH36M
-from ..data.eval_metadata import EvalMetadata
+from ..data.datareader_h36m import DataFormatError
 from ..perf.flops import count_parameters
 from ..perf.inference import prepare_for_inference
 from ..utils.checkpoint import (
@@ -49,6 +51,7 @@ from ..utils.losses import (
     loss_n_mpjpe,
     loss_velocity,
 )
+from .datasets import dataset_for, model_skeleton_for
 from .distributed import (
     DistEnv,
     all_reduce_mean,
@@ -58,25 +61,7 @@ from .distributed import (
     setup_distributed,
 )
 from .errors import InputError
-from .evaluate import (
-    EvalResult,
-    evaluate_h36m,
-    evaluation_path_for,
-    format_table,
-    predict_clips,
-    results_path_for,
-    save_results_json,
-)
-from .evaluate_3dhp import (
-    TestData3DHP,
-    check_dataset_config,
-    format_table_3dhp,
-    load_3dhp_datasets,
-    model_skeleton_for,
-    output_paths,
-    run_3dhp_evaluation,
-    save_predictions,
-)
+from .evaluate import EvalResult, results_path_for, save_results_json
 
 LOSS_TERMS = ("3d_pos", "3d_scale", "3d_velocity", "lv", "lg", "angle", "angle_velocity")
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -158,66 +143,6 @@ def prepare_target(gt: torch.Tensor, rootrel: bool, root: int = 0) -> torch.Tens
 # ----------------------------------------------------------------------------------------------- data
 
 
-def _data_hint() -> str:
-    return ("make it with tools/make_synthetic_h36m.py or put the Human3.6M pickle there, then run "
-            "tools/convert_h36m.py (see docs/TRAINING.md)")
-
-
-def load_datasets(cfg: Any, need_train: bool, need_test: bool
-                  ) -> tuple[Dataset | None, Dataset | None, EvalMetadata | None]:
-    """Check the clip folders and the pickle, then build the train/test datasets and the test split's
-    metadata for the evaluation.
-
-    Returns ``(train_dataset, test_dataset, test_metadata)`` (``None`` for what is not needed). Every
-    problem is an :class:`InputError` naming the path. For ``dataset: mpi_inf_3dhp`` the test dataset is a
-    :class:`TestData3DHP` and there is no metadata.
-    """
-    if cfg.dataset == "mpi_inf_3dhp":
-        try:
-            train_set, test_data = load_3dhp_datasets(cfg, need_train, need_test)
-        except (OSError, ValueError) as exc:
-            raise InputError(str(exc)) from exc
-        return train_set, test_data, None
-    from ..data.dataset_motion_3d import MotionDataset3D
-
-    splits = (["train"] if need_train else []) + (["test"] if need_test else [])
-    for split in splits:
-        for subset in cfg.subset_list:
-            path = os.path.join(cfg.data_root, subset, split)
-            if not os.path.isdir(path):
-                raise InputError(f"clip folder not found: {path} ({_data_hint()})")
-    pkl = os.path.join(cfg.dt_root, cfg.dt_file)
-    if need_test and not os.path.isfile(pkl):
-        raise InputError(f"Human3.6M pickle not found: {pkl} (set dt_root/dt_file; {_data_hint()})")
-
-    train_set = test_set = meta = None
-    try:
-        if need_train:
-            train_set = MotionDataset3D(cfg, cfg.subset_list, "train")
-        if need_test:
-            test_set = MotionDataset3D(cfg, cfg.subset_list, "test")
-            reader = DataReaderH36M(n_frames=cfg.clip_len, sample_stride=cfg.sample_stride,
-                                    data_stride_train=cfg.data_stride, data_stride_test=cfg.clip_len,
-                                    dt_root=cfg.dt_root, dt_file=cfg.dt_file)
-            meta = EvalMetadata.from_reader(reader)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read the data: {exc}") from exc
-    for name, ds in (("train", train_set), ("test", test_set)):
-        if ds is not None and len(ds) == 0:
-            folders = ", ".join(os.path.join(cfg.data_root, s, name) for s in cfg.subset_list)
-            raise InputError(f"empty {name} dataset: no clips in {folders} ({_data_hint()})")
-    if meta is not None:
-        if meta.num_clips != len(test_set):
-            raise InputError(
-                f"{len(test_set)} test clips in {cfg.data_root} but {pkl} gives {meta.num_clips} clips of "
-                f"clip_len={cfg.clip_len}: convert the clips again with the same pickle and clip length")
-        first = test_set[0][0]
-        if first.shape[0] != meta.clip_len:
-            raise InputError(f"test clips in {cfg.data_root} have {first.shape[0]} frames but clip_len is "
-                             f"{cfg.clip_len}: convert the clips again with --clip-len {cfg.clip_len}")
-    return train_set, test_set, meta
-
-
 def default_workers(env: DistEnv) -> int:
     cpus = os.cpu_count() or 1
     per_process = cpus // max(env.world_size, 1)
@@ -259,6 +184,41 @@ def run_recipe(opts: TrainOptions) -> dict[str, Any]:
     return {"seed": int(opts.seed), "config": str(opts.config), "overrides": [str(o) for o in opts.overrides]}
 
 
+NO_BEST = 100000.0  # min_loss before any evaluation
+
+
+def resume_training(path: str, model: nn.Module, optimizer: torch.optim.Optimizer, seed: int, ckpt_dir: str,
+                    lr: float, log: Any) -> tuple[int, float, float]:
+    """Load the weights, optimizer state, epoch, learning rate and best P1 of checkpoint ``path`` into the
+    run; returns ``(start_epoch, lr, min_loss)``. A checkpoint trained with another ``--seed`` is refused; in
+    a folder without ``best_epoch.bin`` (a work folder that keeps only ``latest_epoch.bin``) the best epoch is
+    chosen again among the epochs still to run."""
+    ckpt = load_checkpoint_file(path)
+    load_model_weights(model, ckpt, strict=True, where=path)
+    if ckpt.get("optimizer") is not None:
+        try:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        except (ValueError, KeyError) as exc:
+            raise CheckpointError(f"optimizer state of {path} does not fit the model: {exc}") from exc
+    else:
+        log(f"WARNING: {path} has no optimizer state; the optimizer starts afresh")
+    start_epoch = int(ckpt.get("epoch", 0))
+    lr = float(ckpt.get("lr", lr))
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    saved_seed = (ckpt.get("recipe") or {}).get("seed")
+    if saved_seed is not None and int(saved_seed) != seed:
+        raise CheckpointError(f"{path} was trained with --seed {saved_seed}, this run has --seed {seed}: resume "
+                              f"with --seed {saved_seed} (or train into another folder)")
+    min_loss = float(ckpt["min_loss"]) if ckpt.get("min_loss") is not None else NO_BEST
+    if min_loss < NO_BEST and not os.path.isfile(os.path.join(ckpt_dir, "best_epoch.bin")):
+        log(f"WARNING: no best_epoch.bin in {ckpt_dir} (best P1 so far {min_loss:g}): the best epoch is "
+            f"chosen among the epochs from {start_epoch + 1} on")
+        min_loss = NO_BEST
+    log(f"INFO: resuming {path} at epoch {start_epoch + 1} (lr {lr:g}, best P1 {min_loss:g})")
+    return start_epoch, lr, min_loss
+
+
 def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
     """Fine-tuning start: load the names whose shapes fit, warn about the others (listing them)."""
     obj = load_checkpoint_file(path)
@@ -278,8 +238,9 @@ def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, cfg: Any,
                     env: DistEnv, *, epoch: int, amp_dtype: torch.dtype | None,
-                    scaler: Any, progress: bool = True) -> dict[str, float]:
-    """One pass over ``loader``; returns the sample-weighted mean of every loss term (all ranks).
+                    scaler: Any, root: int = 0, progress: bool = True) -> dict[str, float]:
+    """One pass over ``loader``; returns the sample-weighted mean of every loss term (all ranks). ``root``:
+    the joint that root-relative targets are measured from.
 
     A non-finite loss on any rank stops every rank before the optimiser step (:class:`InputError`).
     """
@@ -291,7 +252,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     for step, (batch_input, batch_gt) in enumerate(bar):
         batch_input = batch_input.to(env.device, non_blocking=True)
         batch_gt = batch_gt.to(env.device, non_blocking=True)
-        target = prepare_target(batch_gt, cfg.rootrel, root=model_skeleton_for(cfg).root)
+        target = prepare_target(batch_gt, cfg.rootrel, root=root)
         with torch.autocast(env.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             pred = model(batch_input)
         terms = compute_losses(pred.float(), target, cfg)
@@ -311,20 +272,6 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
-def run_evaluation(model: nn.Module, test_set: Dataset, meta: EvalMetadata, cfg: Any, env: DistEnv, *,
-                   batch_size: int, workers: int, amp_dtype: torch.dtype | None,
-                   progress: bool = True) -> EvalResult | None:
-    """Predict the test clips on all ranks, apply the protocol on rank 0 (``None`` elsewhere)."""
-    if isinstance(test_set, TestData3DHP):
-        return run_3dhp_evaluation(_unwrap(model), test_set, cfg, env, batch_size=batch_size, workers=workers,
-                                   amp_dtype=amp_dtype, progress=progress)
-    preds = predict_clips(_unwrap(model), test_set, cfg, env, batch_size=batch_size, workers=workers,
-                          amp_dtype=amp_dtype, progress=progress)
-    if not env.is_main:
-        return None
-    return evaluate_h36m(preds, meta)
-
-
 # ------------------------------------------------------------------------------------------------- run
 
 
@@ -337,7 +284,7 @@ def run(opts: TrainOptions, log: Any = print) -> RunSummary:
         raise ConfigError(f"{opts.config}: key 'clip_len' is {cfg.clip_len}; allowed: at most maxlen = "
                           f"{cfg.maxlen} (the longest input the model takes)")
     try:
-        check_dataset_config(cfg, evaluating=bool(opts.evaluate))
+        dataset = dataset_for(cfg, evaluating=bool(opts.evaluate))
     except ValueError as exc:
         raise InputError(f"{opts.config}: {exc}") from exc
     try:
@@ -350,7 +297,7 @@ def run(opts: TrainOptions, log: Any = print) -> RunSummary:
         if env.distributed and env.device.type == "cpu":
             local = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
-        return _run(opts, cfg, env, log)
+        return _run(opts, cfg, dataset, env, log)
     except DataFormatError as exc:  # a bad clip met while training or evaluating
         raise InputError(_worker_message(exc)) from exc
     finally:
@@ -370,7 +317,7 @@ def _silent(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
-def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
+def _run(opts: TrainOptions, cfg: Any, dataset: Any, env: DistEnv, log: Any) -> RunSummary:
     from ..model import build_model
 
     amp_dtype = AMP_DTYPES[opts.amp]
@@ -394,43 +341,24 @@ def _run(opts: TrainOptions, cfg: Any, env: DistEnv, log: Any) -> RunSummary:
 
     if evaluating:
         load_model_weights(model, opts.evaluate, strict=True)  # before touching the data: fail fast
-        _, test_set, meta = load_datasets(cfg, need_train=False, need_test=True)
+        test_set = dataset.load_test(cfg)
         model = prepare_for_inference(model, env.device)  # the fastest exact path on this device
         log(f"INFO: evaluating {opts.evaluate} on {len(test_set)} test clips")
-        result = run_evaluation(model, test_set, meta, cfg, env, batch_size=local_batch, workers=workers,
-                                amp_dtype=amp_dtype, progress=opts.progress)
-        if env.is_main and isinstance(test_set, TestData3DHP):
-            _save_3dhp_outputs(result, opts, log)
-        elif env.is_main:
-            log(format_table(result))
-            out = evaluation_path_for(opts.evaluate, opts.checkpoint)
-            try:
-                save_results_json(out, result, {"checkpoint": opts.evaluate, "config": opts.config})
-                log(f"INFO: results saved to {out}")
-            except OSError as exc:
-                log(f"WARNING: could not save the results to {out}: {exc}")
+        result = dataset.evaluate(model, test_set, cfg, env, batch_size=local_batch, workers=workers,
+                                  amp_dtype=amp_dtype, progress=opts.progress)
+        if env.is_main:
+            dataset.write_results(result, opts.evaluate, opts.checkpoint, opts.config, log)
         return RunSummary(result=result)
 
-    train_set, test_set, meta = load_datasets(cfg, need_train=True, need_test=need_test)
-    return train(model, cfg, opts, env, train_set, test_set, meta, local_batch=local_batch, workers=workers,
+    train_set = dataset.load_train(cfg)
+    test_set = dataset.load_test(cfg) if need_test else None
+    return train(model, cfg, opts, env, dataset, train_set, test_set, local_batch=local_batch, workers=workers,
                  amp_dtype=amp_dtype, log=log)
 
 
-def _save_3dhp_outputs(result: Any, opts: TrainOptions, log: Any) -> None:
-    """Print the 3DHP table; write ``-c DIR/<checkpoint name>_predictions.npz`` and ``_results.json``."""
-    log(format_table_3dhp(result))
-    pred_path, json_path = output_paths(opts.evaluate, opts.checkpoint)
-    try:
-        save_predictions(pred_path, result.predictions)
-        save_results_json(json_path, result, {"checkpoint": opts.evaluate, "config": opts.config})
-    except OSError as exc:
-        raise InputError(f"cannot write the results to {opts.checkpoint}: {exc}") from exc
-    log(f"INFO: predictions saved to {pred_path}, results to {json_path}")
-
-
-def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_set: Dataset,
-          test_set: Dataset | None, meta: EvalMetadata | None, *, local_batch: int, workers: int,
-          amp_dtype: torch.dtype | None, log: Any = print) -> RunSummary:
+def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, dataset: Any, train_set: Dataset,
+          test_set: Any | None, *, local_batch: int, workers: int, amp_dtype: torch.dtype | None,
+          log: Any = print) -> RunSummary:
     """The epoch loop: resume or fine-tune start, train, evaluate, decay lr, save checkpoints."""
     ckpt_dir = opts.checkpoint
     latest_path = os.path.join(ckpt_dir, "latest_epoch.bin")
@@ -439,38 +367,11 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
                                   lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     lr = float(cfg.learning_rate)
     start_epoch = 0
-    min_loss = 100000.0
+    min_loss = NO_BEST
 
     resume = opts.resume or (latest_path if os.path.isfile(latest_path) else "")
     if resume:
-        ckpt = load_checkpoint_file(resume)
-        try:
-            load_model_weights(model, ckpt, strict=True)
-        except CheckpointError as exc:  # name the file, not "the given state dict"
-            raise CheckpointError(str(exc).replace("the given state dict", resume)) from exc
-        if ckpt.get("optimizer") is not None:
-            try:
-                optimizer.load_state_dict(ckpt["optimizer"])
-            except (ValueError, KeyError) as exc:
-                raise CheckpointError(f"optimizer state of {resume} does not fit the model: {exc}") from exc
-        else:
-            log(f"WARNING: {resume} has no optimizer state; the optimizer starts afresh")
-        start_epoch = int(ckpt.get("epoch", 0))
-        lr = float(ckpt.get("lr", lr))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        saved_seed = (ckpt.get("recipe") or {}).get("seed")
-        if saved_seed is not None and int(saved_seed) != opts.seed:
-            raise CheckpointError(f"{resume} was trained with --seed {saved_seed}, this run has --seed "
-                                  f"{opts.seed}: resume with --seed {saved_seed} (or train into another folder)")
-        if ckpt.get("min_loss") is not None:
-            min_loss = float(ckpt["min_loss"])
-        if min_loss < 100000.0 and not os.path.isfile(os.path.join(ckpt_dir, "best_epoch.bin")):
-            # e.g. a work folder that keeps only latest_epoch.bin in git: choose the best epoch again
-            log(f"WARNING: no best_epoch.bin in {ckpt_dir} (best P1 so far {min_loss:g}): the best epoch is "
-                f"chosen among the epochs from {start_epoch + 1} on")
-            min_loss = 100000.0
-        log(f"INFO: resuming {resume} at epoch {start_epoch + 1} (lr {lr:g}, best P1 {min_loss:g})")
+        start_epoch, lr, min_loss = resume_training(resume, model, optimizer, opts.seed, ckpt_dir, lr, log)
     elif cfg.finetune or opts.pretrained:
         source = opts.pretrained or "checkpoint"
         path = source if os.path.isfile(source) else os.path.join(source, opts.selection)
@@ -498,18 +399,19 @@ def train(model: nn.Module, cfg: Any, opts: TrainOptions, env: DistEnv, train_se
             f"epochs {start_epoch + 1}..{cfg.epochs}")
 
     summary = RunSummary(epochs_done=start_epoch)
+    root = model_skeleton_for(cfg).root
     recipe = run_recipe(opts)
     try:
         for epoch in range(start_epoch, cfg.epochs):
             sampler.set_epoch(epoch)
             t0 = time.time()
             losses = train_one_epoch(model, loader, optimizer, cfg, env, epoch=epoch, amp_dtype=amp_dtype,
-                                     scaler=scaler, progress=opts.progress)
+                                     scaler=scaler, root=root, progress=opts.progress)
             elapsed = (time.time() - t0) / 60
             result = None
             if not cfg.no_eval:
-                result = run_evaluation(model, test_set, meta, cfg, env, batch_size=local_batch,
-                                        workers=workers, amp_dtype=amp_dtype, progress=opts.progress)
+                result = dataset.evaluate(_unwrap(model), test_set, cfg, env, batch_size=local_batch,
+                                          workers=workers, amp_dtype=amp_dtype, progress=opts.progress)
             epoch_lr = lr
             lr *= cfg.lr_decay
             for group in optimizer.param_groups:

@@ -35,11 +35,14 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Weights only load failed" not in str(exc):
-            raise CheckpointError(f"cannot read {what} {path}: {_first_line(exc)}") from exc
-        raise CheckpointError(f"refusing to load {what} {path}: it holds pickled Python objects other than tensors "
-                              "and plain values, which could run code when loaded; use a checkpoint written by "
-                              "train.py or save only the state dict") from exc
+        text = str(exc)
+        if "Unsupported global" in text:  # the weights-only unpickler met a class or function: possible code
+            raise CheckpointError(f"refusing to load {what} {path}: it holds pickled Python objects other than "
+                                  "tensors and plain values, which could run code when loaded; use a checkpoint "
+                                  "written by train.py or save only the state dict") from exc
+        detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()[0] if text.strip() else ""
+        raise CheckpointError(f"cannot read {what} {path}: not a PyTorch checkpoint ({detail or 'unreadable'})"
+                              ) from exc
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"cannot read {what} {path}: {_first_line(exc)}") from exc
     if not isinstance(obj, Mapping):
@@ -93,14 +96,16 @@ def _shorten(names: list[str], limit: int = 12) -> str:
 
 
 def load_model_weights(model: nn.Module, source: str | os.PathLike | Mapping[str, Any],
-                       strict: bool = True) -> list[str]:
+                       strict: bool = True, where: str | None = None) -> list[str]:
     """Load weights from a checkpoint path or an already loaded dict into ``model``.
 
     With ``strict`` every name and shape must match, else a :class:`CheckpointError` lists the missing,
     unexpected and wrongly-shaped names. Without it, only the names with equal shapes are loaded and the
-    skipped names are returned.
+    skipped names are returned. ``where`` names the source in messages (default: the path, or "the given
+    state dict").
     """
-    where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the given state dict"
+    if where is None:
+        where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the given state dict"
     obj = load_checkpoint_file(source) if isinstance(source, str | os.PathLike) else source
     loaded = extract_state_dict(obj)
     target = model.module if hasattr(model, "module") else model
