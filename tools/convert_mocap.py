@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 
+import numpy as np
 from tqdm import tqdm
 
 from lib.data.sources.bvh import BVHError
@@ -86,6 +87,33 @@ def _error(msg: object) -> int:
     return 2
 
 
+def first_non_finite_key(data: dict) -> str | None:
+    """``'split/key'`` of the first float array of a converted pickle dict that holds NaN or inf (None if all
+    are finite): the last check before anything is written."""
+    for split, part in data.items():
+        if not isinstance(part, dict):
+            continue
+        for key, value in part.items():
+            arr = np.asarray(value)
+            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                return f"{split}/{key}"
+    return None
+
+
+def check_finite_output(data: dict, path: str) -> None:
+    """ValueError naming the array when the dict to be written to ``path`` holds NaN or inf."""
+    bad = first_non_finite_key(data)
+    if bad is not None:
+        raise ValueError(f"the conversion produced NaN or inf in '{bad}'; nothing was written to {path} (check the "
+                         "BVH files' channel values and the frame rates)")
+
+
+def write_pickle(data: dict, path: str) -> None:
+    """Write the converted dict atomically after checking that every number in it is finite."""
+    check_finite_output(data, path)
+    atomic_pickle_dump(data, path)
+
+
 def convert_files(args: argparse.Namespace, noise: DetectorNoise) -> int:
     missing = [f for f in args.train + args.test if not os.path.isfile(f)]
     if missing:
@@ -97,7 +125,7 @@ def convert_files(args: argparse.Namespace, noise: DetectorNoise) -> int:
     with tqdm(total=len(args.train) + len(args.test), desc="mocap videos", unit="video") as bar:
         data = convert_mocap(args.train, args.test, joint_map, args.train_subject, args.test_subject,
                              args.action, args.seed, noise, progress=bar)
-    atomic_pickle_dump(data, args.out)
+    write_pickle(data, args.out)
     print(f"wrote {args.out}: {len(data['train']['source'])} train frames, {len(data['test']['source'])} "
           f"test frames")
     return 0
@@ -127,11 +155,13 @@ def convert_corpus(args: argparse.Namespace, noise: DetectorNoise) -> int:
             subjects = sorted({r["subject"] for r in rows})
             minutes = sum(r["frames_50fps"] for r in rows) / 50 / 60
             print(f"{split}: subjects {', '.join(subjects)} ({len(rows)} clips, {minutes:.1f} min)")
-    atomic_pickle_dump(data, args.out)
+    if val is not None:
+        check_finite_output(val, args.val_out)  # before the first file is written
+    write_pickle(data, args.out)
     print(f"wrote {args.out}: {len(data['train']['source'])} train frames (4 cameras, synthetic included), "
           f"{len(data['test']['source'])} test frames")
     if val is not None:
-        atomic_pickle_dump(val, args.val_out)
+        write_pickle(val, args.val_out)
         print(f"wrote {args.val_out}: the same train split, {len(val['test']['source'])} validation frames")
     return 0
 

@@ -190,6 +190,12 @@ def validate_h36m_dict(data: object, path: str) -> None:
         for key in REQUIRED_KEYS:
             if key not in part:
                 raise DataFormatError(f"{path}: missing key '{split}/{key}'")
+        for key in REQUIRED_KEYS + OPTIONAL_FRAME_KEYS:
+            value = part.get(key, ())
+            if not (isinstance(value, list | tuple) or isinstance(value, np.ndarray) and value.ndim >= 1):
+                what = f"a {value.ndim}-d array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+                raise DataFormatError(f"{path}: '{split}/{key}' is {what}; expected one entry per frame (an array "
+                                      "or a list)")
         n = len(part["source"])
         for key in REQUIRED_KEYS + OPTIONAL_FRAME_KEYS:
             if key in part and len(part[key]) != n:

@@ -130,7 +130,8 @@ def _pose_array(value: object, path: str, key: str, channels: int) -> np.ndarray
             or arr.shape[2] < channels:
         got = f"shape {arr.shape}" if arr is not None else type(value).__name__
         raise Mpi3dhpFormatError(f"{path}: '{key}' must be an array (N, {NUM_JOINTS}, {channels}), got {got}")
-    return np.ascontiguousarray(arr[..., :channels], dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused by _check_finite
+        return np.ascontiguousarray(arr[..., :channels], dtype=np.float32)
 
 
 def _check_finite(arr: np.ndarray, frames: np.ndarray, path: str, key: str) -> None:

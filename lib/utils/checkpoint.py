@@ -65,6 +65,18 @@ def extract_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def check_finite_weights(state: Mapping[str, torch.Tensor], where: str) -> None:
+    """:class:`CheckpointError` naming the first floating-point tensor of ``state`` that holds NaN or inf (a
+    diverged run or a damaged file: its predictions would all be NaN)."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            bad = int((~torch.isfinite(tensor)).sum())
+            if bad:
+                raise CheckpointError(f"checkpoint {where}: weight '{name}' holds {bad} NaN or infinite value(s) of "
+                                      f"{tensor.numel()}; expected finite weights (a diverged or damaged file: use "
+                                      "an earlier checkpoint)")
+
+
 def compare_state_dicts(model_state: Mapping[str, torch.Tensor], loaded: Mapping[str, torch.Tensor]
                         ) -> tuple[list[str], list[str], list[str]]:
     """Names missing from ``loaded``, unexpected in it, and present in both with different shapes."""
@@ -92,6 +104,7 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike | Mapping[str
     where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the given state dict"
     obj = load_checkpoint_file(source) if isinstance(source, str | os.PathLike) else source
     loaded = extract_state_dict(obj)
+    check_finite_weights(loaded, where)
     target = model.module if hasattr(model, "module") else model
     model_state = target.state_dict()
     missing, unexpected, mismatched = compare_state_dicts(model_state, loaded)
