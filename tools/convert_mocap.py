@@ -40,6 +40,7 @@ from lib.data.sources.mocap_corpus import (
 from lib.utils.atomic_io import atomic_pickle_dump
 
 INPUT_ERRORS = (FileNotFoundError, MocapMapError, MocapCorpusError, BVHError, KeyError, ValueError)
+PROGRESS = dict(leave=False, disable=None)  # on a terminal only, and cleared, so that an error stays one line
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -122,7 +123,7 @@ def convert_files(args: argparse.Namespace, noise: DetectorNoise) -> int:
         print(f"note: '{args.action}' is not one of the 15 Human3.6M actions; its videos are named act_01",
               file=sys.stderr)
     joint_map = None if args.map == "auto" else load_joint_map(args.map)
-    with tqdm(total=len(args.train) + len(args.test), desc="mocap videos", unit="video") as bar:
+    with tqdm(total=len(args.train) + len(args.test), desc="mocap videos", unit="video", **PROGRESS) as bar:
         data = convert_mocap(args.train, args.test, joint_map, args.train_subject, args.test_subject,
                              args.action, args.seed, noise, progress=bar)
     write_pickle(data, args.out)
@@ -144,7 +145,7 @@ def convert_corpus(args: argparse.Namespace, noise: DetectorNoise) -> int:
     cfg = CorpusConfig(seed=args.seed, noise=noise, body=tuple(args.body),
                        synthetic_fraction=args.synthetic_fraction,
                        joint_map=None if args.map == "auto" else args.map)
-    with tqdm(total=len(clips), desc="mocap clips", unit="clip") as bar:
+    with tqdm(total=len(clips), desc="mocap clips", unit="clip", **PROGRESS) as bar:
         data, val, table = build_mocap_dataset(splits, cfg, progress=bar)
     data["clips"] = [row for row in table if row["split"] != "validation"]
     if val is not None:
