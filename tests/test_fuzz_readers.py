@@ -10,6 +10,7 @@ set (``pytest -m slow tests/test_fuzz_readers.py``) a thousand.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import pickle
 import re
@@ -458,7 +459,7 @@ def test_any_override_is_refused_or_valid(tmp_path, budget):
         except ConfigError as exc:
             assert "\n" not in str(exc)
         refusal = refused_or_valid(lambda p: load_config(p, [text]), path, (ConfigError,), check_config, names="")
-        assert refusal is None or text in str(refusal) or "c.yaml" in str(refusal), str(refusal)
+        assert refusal is None or repr(text) in str(refusal) or "c.yaml" in str(refusal), str(refusal)
 
     run_property(budget, st.tuples(st.sampled_from(SIZE_KEYS + ["learning_rate", "x", ""]), st.text(max_size=12))
                  .map(lambda kv: f"{kv[0]}={kv[1]}") | st.text(max_size=12), check)
@@ -603,3 +604,56 @@ def test_the_rule_catches_a_reader_that_leaks_an_exception(tmp_path):
     with pytest.raises(RuleBroken, match="not one line naming the file"):
         refused_or_valid(lambda p: (_ for _ in ()).throw(BVHError("two\nlines")), path, (BVHError,))
     assert zipfile.is_zipfile(_npz(tmp_path))  # the npz helper writes a real archive
+
+
+# ------------------------------------------------------------------------------------------------ found by the long run
+
+
+def test_an_override_with_a_line_break_is_refused_in_one_line(tmp_path):
+    for text in ("epochs=[\n", "dim_feat=,\n", "\x1f\n"):
+        with pytest.raises(ConfigError) as err:
+            load_config(_yaml(tmp_path, CONFIG_TEXT), [text])
+        assert "\n" not in str(err.value) and repr(text) in str(err.value)
+
+
+def test_a_checkpoint_without_weights_is_refused_naming_the_file(tmp_path):
+    import torch
+
+    path = tmp_path / "best_epoch.bin"
+    torch.save({"epoch": 3, "model_pos": {"w": "not a tensor"}}, path)
+    with pytest.raises(CheckpointError, match=r"^checkpoint \S+best_epoch.bin: no model weights found"):
+        read_checkpoint(path)
+
+
+def test_3dhp_poses_of_strings_are_refused(tmp_path):
+    train, test = threedhp_dicts()
+    test["TS1"]["data_2d"] = np.full((8, 17, 2), "")
+    path = tmp_path / "data_test_3dhp.npz"
+    write_npz_object(path, test)
+    with pytest.raises(THREEDHP_ERRORS[0], match=r"'data/TS1/data_2d' must be an array \(N, 17, 2\), got <U1 values"):
+        read_3dhp(path)
+
+
+def test_a_pickle_that_calls_a_string_is_refused(tmp_path):
+    path = _write(tmp_path / "h36m.pkl", b"\x80\x04X\x01\x00\x00\x00a)R.")  # REDUCE on the str 'a'
+    refusal = refused_or_valid(load_h36m_pickle, path, H36M_ERRORS)
+    assert refusal is not None and "cannot be read as a pickle (TypeError" in str(refusal)
+
+
+def _npy_claiming(shape: tuple[int, ...]) -> bytes:
+    """An .npy member whose header declares ``shape`` (float32) but holds 64 bytes of data."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return buf.getvalue() + b"\x00" * 64
+
+
+def test_length_fields_claiming_terabytes_are_refused(tmp_path):
+    packed = bytearray(pickle.dumps(H36M, protocol=4))
+    packed[9] = 0x7F  # the protocol-4 frame length: about 2**62 bytes
+    refusal = refused_or_valid(load_h36m_pickle, _write(tmp_path / "h36m.pkl", bytes(packed)), H36M_ERRORS)
+    assert refusal is not None and "cannot be read as a pickle" in str(refusal)
+    npz = tmp_path / "keypoints_2d.npz"
+    with zipfile.ZipFile(npz, "w") as archive:
+        archive.writestr("h36m.npy", _npy_claiming((10**12, 17, 3)))
+    refusal = refused_or_valid(load_keypoints, npz, (KeypointFileError,))
+    assert refusal is not None and "cannot read" in str(refusal)

@@ -255,7 +255,7 @@ def read_demo_npz(path: Path) -> PersonKeypoints:
     try:
         with np.load(path) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # damaged or cut-off archives
+    except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as exc:  # damaged archives
         raise KeypointFileError(f"cannot read {path} as an npz file: {exc}; expected a keypoints_2d.npz written by "
                                 "the demo") from exc
     if "h36m" not in data:

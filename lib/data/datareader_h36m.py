@@ -48,7 +48,8 @@ def read_data_pickle(path: str | os.PathLike) -> object:
         return load_pickle(path)
     except UnsafePickleError as exc:
         raise DataFormatError(str(exc)) from exc
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as exc:
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError, TypeError,
+            KeyError, OverflowError, MemoryError) as exc:  # a damaged stream (or length field) fails in any of these
         raise DataFormatError(f"{path}: cannot be read as a pickle ({type(exc).__name__}: {exc})") from exc
 
 

@@ -51,9 +51,10 @@ def _strip_prefixes(name: str) -> str:
     return name
 
 
-def extract_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+def extract_state_dict(obj: Mapping[str, Any], where: str = "") -> dict[str, torch.Tensor]:
     """The model weights of a checkpoint: ``obj['model_pos']`` (or ``model``/``state_dict``) or ``obj``
-    itself when it is a bare state dict; ``module.`` / ``_orig_mod.`` prefixes removed."""
+    itself when it is a bare state dict; ``module.`` / ``_orig_mod.`` prefixes removed. ``where`` (the file)
+    begins the error message."""
     state = obj
     for key in STATE_DICT_KEYS:
         if key in obj and isinstance(obj[key], Mapping):
@@ -61,7 +62,8 @@ def extract_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
             break
     tensors = {_strip_prefixes(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise CheckpointError(f"no model weights found (looked for {', '.join(STATE_DICT_KEYS)} or a state dict)")
+        raise CheckpointError(f"{f'checkpoint {where}: ' if where else ''}no model weights found (looked for "
+                              f"{', '.join(STATE_DICT_KEYS)} or a state dict)")
     return tensors
 
 
@@ -103,7 +105,7 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike | Mapping[str
     """
     where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the given state dict"
     obj = load_checkpoint_file(source) if isinstance(source, str | os.PathLike) else source
-    loaded = extract_state_dict(obj)
+    loaded = extract_state_dict(obj, where)
     check_finite_weights(loaded, where)
     target = model.module if hasattr(model, "module") else model
     model_state = target.state_dict()

@@ -234,7 +234,7 @@ def validate_config(cfg: Mapping[str, Any], source: str = "<config>") -> EasyDic
     _drop_retired(given, source)
     for key, value in given.items():
         if key not in CONFIG_SCHEMA:
-            raise ConfigError(f"{source}: unknown key '{key}' (known keys: see lib/utils/config.py)")
+            raise ConfigError(f"{source}: unknown key {key!r} (known keys: see lib/utils/config.py)")
         _check_value(key, value, source)
     merged = {key: spec.default for key, spec in CONFIG_SCHEMA.items()}
     merged.update(given)
@@ -249,7 +249,7 @@ def validate_config(cfg: Mapping[str, Any], source: str = "<config>") -> EasyDic
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse one ``key=value`` override; the value is read as YAML (``lr=1e-3``, ``flip=false``)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}' is not of the form key=value")
+        raise ConfigError(f"override {text!r} is not of the form key=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
@@ -258,7 +258,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         try:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError) as exc:
-            raise ConfigError(f"override '{text}': cannot read value {raw!r}") from exc
+            raise ConfigError(f"override {text!r}: cannot read value {raw!r}") from exc
     types = CONFIG_SCHEMA[key].types if key in CONFIG_SCHEMA else ()
     if isinstance(value, str) and str not in types:  # YAML 1.1 reads '1e-3' as a string
         try:
@@ -305,6 +305,6 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> EasyD
     for text in overrides:
         key, value = parse_override(text)
         if key not in CONFIG_SCHEMA and key not in RETIRED_KEYS:
-            raise ConfigError(f"override '{text}': unknown key '{key}'")
+            raise ConfigError(f"override {text!r}: unknown key {key!r}")
         raw[key] = value
     return validate_config(raw, source=path)
