@@ -116,6 +116,8 @@ def check_keypoints(kp) -> None:
     if people < 1 or frames < 1 or kp.h36m.shape != (people, frames, 17, 3) or kp.boxes.shape != (people, frames, 5):
         raise RuleBroken(f"inconsistent keypoints: h36m {kp.h36m.shape}, present {kp.present.shape}")
     all_finite(kp.h36m, kp.coco)
+    if np.isinf(kp.boxes).any():  # NaN marks frames without the person; inf is never valid
+        raise RuleBroken("a reader returned infinite boxes")
     if kp.size is not None and not (kp.size[0] > 0 and kp.size[1] > 0):
         raise RuleBroken(f"frame size {kp.size}")
     if kp.fps is not None and not (np.isfinite(kp.fps) and kp.fps > 0):

@@ -337,6 +337,8 @@ NPZ_CASES = [
     ("missing wrong shape", dict(missing=np.zeros(4, bool)), r"'missing' must be \(1, 6\), got \(4,\)"),
     ("missing strings", dict(missing=np.array(["yes"] * 6)), r"'missing' holds <U3 values"),
     ("boxes wrong shape", dict(boxes=np.zeros((1, 6, 4))), r"'boxes' must be \(1, 6, 5\), got \(1, 6, 4\)"),
+    ("boxes beyond float32", dict(boxes=np.full((1, 6, 5), 1e300)), r"'boxes' holds infinite values or corners"),
+    ("h36m beyond float32", dict(h36m=np.full((1, 6, 17, 3), 1e300)), r"'h36m' contains NaN or infinite values"),
     ("width zero", dict(width=np.array(0)), r"'width' is 0; expected an integer > 0 and <= 100000"),
     ("width nan", dict(width=np.array(np.nan)), r"'width' is nan; expected an integer > 0"),
     ("width a string", dict(width=np.array("640")), r"'width' is '640'; expected an integer"),

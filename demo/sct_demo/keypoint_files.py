@@ -260,7 +260,7 @@ def read_demo_npz(path: Path) -> PersonKeypoints:
                                 "the demo") from exc
     if "h36m" not in data:
         raise KeypointFileError(f"{path} has no 'h36m' array; give a keypoints_2d.npz written by the demo")
-    h36m = _npz_numbers(data["h36m"], path, "h36m").astype(np.float32)
+    h36m = _npz_numbers(data["h36m"], path, "h36m", np.float32)
     if h36m.ndim != 4 or h36m.shape[2:] != (17, 3):
         raise KeypointFileError(f"{path}: 'h36m' must be (people, frames, 17, 3), got {h36m.shape}")
     num_person, num_frames = h36m.shape[:2]
@@ -271,19 +271,22 @@ def read_demo_npz(path: Path) -> PersonKeypoints:
         raise KeypointFileError(f"{path}: 'h36m' has {num_person} people x {num_frames} frames, more than "
                                 f"{MAX_PERSON_FRAMES} person-frames; split the file")
     _check_finite(h36m, f"{path}: 'h36m'")
-    missing = (_npz_numbers(data["missing"], path, "missing") if "missing" in data
-               else np.zeros((num_person, num_frames))).astype(bool)
+    missing = (_npz_numbers(data["missing"], path, "missing", bool) if "missing" in data
+               else np.zeros((num_person, num_frames), dtype=bool))
     if missing.shape != (num_person, num_frames):
         raise KeypointFileError(f"{path}: 'missing' must be {(num_person, num_frames)}, got {missing.shape}")
     if "boxes" in data:
-        boxes = _npz_numbers(data["boxes"], path, "boxes").astype(np.float32)
+        boxes = _npz_numbers(data["boxes"], path, "boxes", np.float32)
         if boxes.shape != (num_person, num_frames, 5):
             raise KeypointFileError(f"{path}: 'boxes' must be {(num_person, num_frames, 5)}, got {boxes.shape}")
+        if (np.abs(boxes[..., :4]) > MAX_PIXELS).any() or np.isinf(boxes[..., 4]).any():
+            raise KeypointFileError(f"{path}: 'boxes' holds infinite values or corners beyond ±{MAX_PIXELS} px; "
+                                    "expected pixel boxes (NaN where the person was not seen)")
     else:
         boxes = np.full((num_person, num_frames, 5), np.nan, dtype=np.float32)
     coco = None
     if "coco" in data and np.shape(data["coco"]) == h36m.shape:
-        coco = _npz_numbers(data["coco"], path, "coco").astype(np.float32)
+        coco = _npz_numbers(data["coco"], path, "coco", np.float32)
         _check_finite(coco, f"{path}: 'coco'")
     size = None
     if "width" in data and "height" in data:
@@ -293,12 +296,14 @@ def read_demo_npz(path: Path) -> PersonKeypoints:
     return PersonKeypoints(h36m=h36m, coco=coco, present=~missing, boxes=boxes, size=size, fps=fps)
 
 
-def _npz_numbers(values: np.ndarray, path: Path, key: str) -> np.ndarray:
-    """An npz array that must be numeric (bool, integer or float), refused otherwise."""
+def _npz_numbers(values: np.ndarray, path: Path, key: str, dtype: type) -> np.ndarray:
+    """An npz array that must be numeric (bool, integer or float), refused otherwise, cast to ``dtype`` (values
+    beyond float32 become inf, without NumPy's warning, and are refused by the finiteness checks)."""
     if values.dtype.kind not in "biuf":
         raise KeypointFileError(f"{path}: '{key}' holds {values.dtype} values; expected numbers (a "
                                 "keypoints_2d.npz written by the demo)")
-    return values
+    with np.errstate(over="ignore", invalid="ignore"):
+        return values.astype(dtype)
 
 
 def _npz_scalar(data: dict, key: str, path: Path, upper: float, integer: bool = False) -> float:
