@@ -659,3 +659,10 @@ def test_length_fields_claiming_terabytes_are_refused(tmp_path):
         archive.writestr("h36m.npy", _npy_claiming((10**12, 17, 3)))
     refusal = refused_or_valid(load_keypoints, npz, (KeypointFileError,))
     assert refusal is not None and "cannot read" in str(refusal)
+
+
+def test_too_many_person_frames_are_refused_before_allocating(tmp_path):
+    entries = alphapose_entries(1)
+    entries += [{**entries[0], "image_id": "999999.jpg", "idx": 2}]  # 2 people x 1,000,000 frames
+    refusal = refused_or_valid(load_keypoints, _alphapose_file(tmp_path, entries), (KeypointFileError,))
+    assert refusal is not None and "2 people x 1000000 frames is more than 1000000 person-frames" in str(refusal)

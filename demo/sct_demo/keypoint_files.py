@@ -48,8 +48,9 @@ MAX_SCORE = 100.0
 """Largest accepted score magnitude (AlphaPose and OpenPose write about 0 to 1, HRNet a little above)."""
 MAX_FRAMES = 1_000_000
 """Longest accepted sequence (9 hours at 30 fps); a frame number beyond it is a corrupt file."""
-MAX_PERSON_FRAMES = 2_000_000
-"""Most people x frames held in memory (about 1 GB of arrays); e.g. 10 people over 200,000 frames."""
+MAX_PERSON_FRAMES = 1_000_000
+"""Most people x frames read (about 1.5 KB of arrays each while reading, 1.5 GB in all); e.g. 5 people over
+200,000 frames (1.9 hours at 30 fps)."""
 
 
 class KeypointFileError(ValueError):
@@ -164,12 +165,12 @@ def _from_coco_people(people: list[dict], num_frames: int, frames_known: bool, w
     if not people:
         raise KeypointFileError(f"no person in {where}; it lists no keypoints")
     num_person = len(people)
-    coco = np.zeros((num_person, num_frames, COCO_JOINTS, 3), dtype=np.float64)
-    present = np.zeros((num_person, num_frames), dtype=bool)
-    boxes = np.full((num_person, num_frames, 5), np.nan, dtype=np.float32)
     if num_person * num_frames > MAX_PERSON_FRAMES:
         raise KeypointFileError(f"{where}: {num_person} people x {num_frames} frames is more than {MAX_PERSON_FRAMES} "
                                 "person-frames; expected a shorter sequence or fewer people (split the file)")
+    coco = np.zeros((num_person, num_frames, COCO_JOINTS, 3), dtype=np.float64)
+    present = np.zeros((num_person, num_frames), dtype=bool)
+    boxes = np.full((num_person, num_frames, 5), np.nan, dtype=np.float32)
     for p, frames in enumerate(people):
         for t, kp in frames.items():
             coco[p, t], present[p, t], boxes[p, t] = kp, True, keypoint_box(kp)
