@@ -49,8 +49,8 @@ MAX_SCORE = 100.0
 MAX_FRAMES = 1_000_000
 """Longest accepted sequence (9 hours at 30 fps); a frame number beyond it is a corrupt file."""
 MAX_PERSON_FRAMES = 1_000_000
-"""Most people x frames read (about 1.5 KB of arrays each while reading, 1.5 GB in all); e.g. 5 people over
-200,000 frames (1.9 hours at 30 fps)."""
+"""Most people x frames read: reading peaks at about 1.1 KB per person-frame (113 MB for one person over 100,000
+frames, tracemalloc, 2026-12-08), so about 1.1 GB at the limit; e.g. 5 people over 200,000 frames (1.9 h at 30 fps)."""
 
 
 class KeypointFileError(ValueError):
