@@ -55,6 +55,7 @@ def refused_or_valid(read: Callable[[Path], object], path: Path, errors: tuple[t
 
 
 def all_finite(*arrays: np.ndarray) -> None:
+    """:class:`RuleBroken` when a float array holds NaN or inf."""
     for a in arrays:
         if a is not None and np.asarray(a).dtype.kind in "fc" and not np.isfinite(a).all():
             raise RuleBroken("a reader returned NaN or inf")

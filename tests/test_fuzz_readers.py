@@ -26,8 +26,10 @@ from hypothesis.extra import numpy as hnp
 
 from demo.sct_demo.keypoint_files import KeypointFileError, load_keypoints
 from demo.sct_demo.pipeline import DemoError, video_info
-from lib.data.datareader_h36m import load_h36m_pickle
+from lib.data.datareader_h36m import DataFormatError, load_h36m_pickle
+from lib.data.dataset_motion_3d import ClipFolder
 from lib.data.sources.bvh import BVHError, parse_bvh
+from lib.engine.evaluate_3dhp import load_predictions
 from lib.utils.checkpoint import CheckpointError
 from lib.utils.config import ConfigError, load_config, parse_override, validate_config
 from tests.fuzz_inputs import (
@@ -36,6 +38,7 @@ from tests.fuzz_inputs import (
     H36M_ERRORS,
     THREEDHP_ERRORS,
     RuleBroken,
+    all_finite,
     alphapose_entries,
     check_3dhp,
     check_config,
@@ -666,3 +669,61 @@ def test_too_many_person_frames_are_refused_before_allocating(tmp_path):
     entries += [{**entries[0], "image_id": "999999.jpg", "idx": 2}]  # 2 people x 1,000,000 frames
     refusal = refused_or_valid(load_keypoints, _alphapose_file(tmp_path, entries), (KeypointFileError,))
     assert refusal is not None and "2 people x 1000000 frames is more than 1000000 person-frames" in str(refusal)
+
+
+# ------------------------------------------------------------------------------------------------ clips, predictions
+
+
+def _read_clip(path: Path):
+    return ClipFolder(str(path.parent))[0]
+
+
+def check_clip(pair) -> None:
+    x, y = pair
+    if x.ndim != 3 or x.shape[2] != 3 or y.shape != x.shape:
+        raise RuleBroken(f"clip of shapes {x.shape}, {y.shape} accepted")
+    all_finite(x, y)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_clip_pickles_with_any_arrays_are_refused_or_valid(tmp_path, budget):
+    path = tmp_path / "H36M-X" / "train" / "00000000.pkl"
+    path.parent.mkdir(parents=True)
+    good = np.zeros((8, 17, 3), np.float32)
+
+    def check(change: tuple[str, np.ndarray]) -> None:
+        clip = {"data_input": good, "data_label": good, change[0]: change[1]}
+        path.write_bytes(pickle.dumps(clip))
+        refused_or_valid(_read_clip, path, (DataFormatError,), check_clip)
+
+    shapes = st.sampled_from([(), (8,), (8, 17, 2), (8, 17, 3), (7, 17, 3), (8, 16, 3)])
+    run_property(budget, st.tuples(st.sampled_from(["data_input", "data_label"]),
+                                   shapes.flatmap(lambda s: hnp.arrays(NUMERIC_DTYPES, s))), check)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_3dhp_prediction_files_with_any_arrays_are_refused_or_valid(tmp_path, budget):
+    path = tmp_path / "data_test_3dhp.npz"
+    write_npz_object(path, threedhp_dicts()[1])
+    gt = read_3dhp(path)
+    pred = tmp_path / "predictions.npz"
+
+    def check(arrays: dict[str, np.ndarray]) -> None:
+        np.savez(pred, **arrays)
+        refused_or_valid(lambda p: load_predictions(p, gt), pred, THREEDHP_ERRORS,
+                         lambda out: all_finite(*out.values()))
+
+    shapes = st.sampled_from([(), (8, 17, 3), (7, 17, 3), (8, 17, 2)])
+    run_property(budget, st.dictionaries(st.sampled_from(["TS1", "TS2", "x"]),
+                                         shapes.flatmap(lambda s: hnp.arrays(NUMERIC_DTYPES, s)), max_size=2), check)
+
+
+def test_a_clip_of_another_shape_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "H36M-X" / "train" / "00000000.pkl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(pickle.dumps({"data_input": np.zeros(5), "data_label": np.zeros((8, 17, 3))}))
+    with pytest.raises(DataFormatError, match=r"00000000.pkl: 'data_input' has shape \(5,\), expected \(frames, "):
+        _read_clip(path)
+    path.write_bytes(pickle.dumps({"data_input": np.zeros((8, 17, 3)), "data_label": np.zeros((8, 16, 3))}))
+    with pytest.raises(DataFormatError, match=r"'data_label' has shape \(8, 16, 3\), .* like data_input \(8, 17, 3\)"):
+        _read_clip(path)
