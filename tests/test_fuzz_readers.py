@@ -359,6 +359,14 @@ def test_demo_npz_corruptions_are_refused_in_one_line(tmp_path, name, changes, m
     assert refusal is not None and re.search(message, str(refusal)), str(refusal)
 
 
+def test_an_npy_file_named_npz_is_refused(tmp_path):
+    buf = io.BytesIO()
+    np.save(buf, demo_npz_arrays()["h36m"])
+    refusal = refused_or_valid(load_keypoints, _write(tmp_path / "keypoints_2d.npz", buf.getvalue()),
+                               (KeypointFileError,))
+    assert refusal is not None and "a single ndarray (an .npy file), not an npz archive" in str(refusal)
+
+
 @pytest.mark.parametrize("cut", [0, 10, 100, -10])
 def test_truncated_demo_npz_is_refused(tmp_path, cut):
     data = _npz(tmp_path).read_bytes()
@@ -368,7 +376,8 @@ def test_truncated_demo_npz_is_refused(tmp_path, cut):
     assert refusal is not None and "cannot read" in str(refusal)
 
 
-NUMERIC_DTYPES = hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.floating_dtypes() | hnp.unicode_string_dtypes()
+NUMERIC_DTYPES = (hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.floating_dtypes() | hnp.complex_number_dtypes()
+                  | hnp.unicode_string_dtypes())
 
 
 @st.composite

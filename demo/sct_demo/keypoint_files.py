@@ -254,8 +254,12 @@ def read_openpose(folder: Path) -> PersonKeypoints:
 def read_demo_npz(path: Path) -> PersonKeypoints:
     """The demo's own ``keypoints_2d.npz``."""
     try:
-        with np.load(path) as z:
-            data = {k: z[k] for k in z.files}
+        with open(path, "rb") as fh:  # our own handle: closed even when np.load fails
+            loaded = np.load(fh)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError(f"a single {type(loaded).__name__} (an .npy file), not an npz archive of named arrays")
+            with loaded as z:
+                data = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as exc:  # damaged archives
         raise KeypointFileError(f"cannot read {path} as an npz file: {exc}; expected a keypoints_2d.npz written by "
                                 "the demo") from exc

@@ -76,6 +76,8 @@ class ClipFolder:
             where = f"{self.files[index]}: 'data_{{}}'"
         out = []
         for name, values in (("input", x), ("label", y)):
+            if np.iscomplexobj(values):
+                raise DataFormatError(f"{where.format(name)} holds complex numbers; expected real numbers")
             try:
                 with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below
                     values = np.array(values, dtype=np.float32)
