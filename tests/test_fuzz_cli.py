@@ -133,8 +133,9 @@ def test_train_refuses_a_bad_config_before_building_anything(tmp_path, capsys, m
     assert not (tmp_path / "ck").exists()
 
 
+@pytest.mark.parametrize("flag", ["--evaluate", "--pretrained", "--resume"])
 @pytest.mark.parametrize("damage", ["truncated", "nan weights", "not a checkpoint"])
-def test_evaluate_refuses_a_damaged_checkpoint(tmp_path, capsys, damage):
+def test_train_refuses_a_damaged_checkpoint(tmp_path, capsys, damage, flag):
     cfg = write_config(tmp_path / "c.yaml", write_tiny_h36m(tmp_path / "d"))
     ckpt = tmp_path / "best_epoch.bin"
     if damage == "truncated":
@@ -145,7 +146,8 @@ def test_evaluate_refuses_a_damaged_checkpoint(tmp_path, capsys, damage):
         torch.save(state, ckpt)
     else:
         ckpt.write_text(yaml.safe_dump({"model_pos": "weights"}))
-    err = _refusal(capsys, train.main(["--config", str(cfg), "--evaluate", str(ckpt), "-c", str(tmp_path / "ck"),
-                                       "--device", "cpu", "--no-progress"]))
+    err = _refusal(capsys, train.main(["--config", str(cfg), flag, str(ckpt), "-c", str(tmp_path / "ck"),
+                                       "--device", "cpu", "--no-progress", "epochs=1"]))
     assert "best_epoch.bin" in err and ("cannot read checkpoint" in err or "NaN or infinite" in err), err
+    assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").rglob("*.bin"))
     assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").rglob("*results*"))

@@ -33,6 +33,7 @@ from ..perf.flops import count_parameters
 from ..perf.inference import prepare_for_inference
 from ..utils.checkpoint import (
     CheckpointError,
+    check_finite_weights,
     compare_state_dicts,
     extract_state_dict,
     load_checkpoint_file,
@@ -247,7 +248,9 @@ def checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: 
 def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
     """Fine-tuning start: load the names whose shapes fit, warn about the others (listing them)."""
     obj = load_checkpoint_file(path)
-    missing, unexpected, mismatched = compare_state_dicts(_unwrap(model).state_dict(), extract_state_dict(obj))
+    state = extract_state_dict(obj, path)
+    check_finite_weights(state, path)  # here, so that the message names the file
+    missing, unexpected, mismatched = compare_state_dicts(_unwrap(model).state_dict(), state)
     skipped = load_model_weights(model, obj, strict=False)
     log(f"INFO: loaded pretrained weights from {path}")
     if mismatched or unexpected:
