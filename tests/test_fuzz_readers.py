@@ -736,3 +736,28 @@ def test_a_clip_of_another_shape_is_refused_naming_the_file(tmp_path):
     path.write_bytes(pickle.dumps({"data_input": np.zeros((8, 17, 3)), "data_label": np.zeros((8, 16, 3))}))
     with pytest.raises(DataFormatError, match=r"'data_label' has shape \(8, 16, 3\), .* like data_input \(8, 17, 3\)"):
         _read_clip(path)
+
+
+def test_torch_warnings_of_a_refused_checkpoint_are_not_shown(tmp_path, monkeypatch):
+    import warnings
+
+    import torch
+
+    def warn_then_fail(*args, **kwargs):  # what torch.load does on some damaged files (found by the long run)
+        warnings.warn("Detected pickle protocol 75 in the checkpoint", UserWarning, stacklevel=1)
+        raise RuntimeError("Trying to call reduce for unrecognized function")
+
+    path = _write(tmp_path / "best_epoch.bin", CHECKPOINT)
+    monkeypatch.setattr(torch, "load", warn_then_fail)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match=r"cannot read checkpoint \S+best_epoch.bin: Trying to call"):
+            read_checkpoint(path)
+    assert [str(w.message) for w in caught] == []
+    monkeypatch.undo()
+    with warnings.catch_warnings(record=True) as caught:  # a file that is read keeps torch's warnings
+        warnings.simplefilter("always")
+        data = bytearray(CHECKPOINT)
+        data[data.index(b"\x80\x02") + 1] = 75  # data.pkl's protocol byte: torch warns and reads it
+        check_model(read_checkpoint(_write(path, bytes(data))))
+    assert any("pickle protocol 75" in str(w.message) for w in caught)

@@ -8,6 +8,7 @@ that layout with or without the prefix, and bare state dicts.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,10 +33,14 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
     if not os.path.isfile(path):
         raise CheckpointError(f"{what} not found: {path}")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings(record=True) as caught:  # a damaged file also makes torch warn
+            warnings.simplefilter("always")
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot read {what} {path}: {first_line}") from exc
+    for w in caught:  # the file was read: its warnings are worth seeing
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{what} {path} holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
