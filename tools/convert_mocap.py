@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 
+import numpy as np
 from tqdm import tqdm
 
 from lib.data.sources.bvh import BVHError
@@ -40,6 +41,7 @@ from lib.data.sources.mocap_corpus import (
 from lib.utils.atomic_io import atomic_pickle_dump
 
 INPUT_ERRORS = (FileNotFoundError, MocapMapError, MocapCorpusError, BVHError, KeyError, ValueError)
+PROGRESS = dict(leave=False, disable=None)  # on a terminal only, and cleared, so that an error stays one line
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -108,6 +110,33 @@ def _error(msg: object) -> int:
     return 2
 
 
+def first_non_finite_key(data: dict) -> str | None:
+    """``'split/key'`` of the first float array of a converted pickle dict that holds NaN or inf (None if all
+    are finite): the last check before anything is written."""
+    for split, part in data.items():
+        if not isinstance(part, dict):
+            continue
+        for key, value in part.items():
+            arr = np.asarray(value)
+            if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                return f"{split}/{key}"
+    return None
+
+
+def check_finite_output(data: dict, path: str) -> None:
+    """ValueError naming the array when the dict to be written to ``path`` holds NaN or inf."""
+    bad = first_non_finite_key(data)
+    if bad is not None:
+        raise ValueError(f"the conversion produced NaN or inf in '{bad}'; nothing was written to {path} (check the "
+                         "BVH files' channel values and the frame rates)")
+
+
+def write_pickle(data: dict, path: str) -> None:
+    """Write the converted dict atomically after checking that every number in it is finite."""
+    check_finite_output(data, path)
+    atomic_pickle_dump(data, path)
+
+
 def convert_files(args: argparse.Namespace, noise: DetectorNoise) -> int:
     missing = [f for f in args.train + args.test if not os.path.isfile(f)]
     if missing:
@@ -116,10 +145,10 @@ def convert_files(args: argparse.Namespace, noise: DetectorNoise) -> int:
         print(f"note: '{args.action}' is not one of the 15 Human3.6M actions; its videos are named act_01",
               file=sys.stderr)
     joint_map = None if args.map == "auto" else load_joint_map(args.map)
-    with tqdm(total=len(args.train) + len(args.test), desc="mocap videos", unit="video") as bar:
+    with tqdm(total=len(args.train) + len(args.test), desc="mocap videos", unit="video", **PROGRESS) as bar:
         data = convert_mocap(args.train, args.test, joint_map, args.train_subject, args.test_subject,
                              args.action, args.seed, noise, progress=bar)
-    atomic_pickle_dump(data, args.out)
+    write_pickle(data, args.out)
     print(f"wrote {args.out}: {len(data['train']['source'])} train frames, {len(data['test']['source'])} "
           f"test frames")
     return 0
@@ -143,7 +172,7 @@ def convert_corpus(args: argparse.Namespace, noise: DetectorNoise) -> int:
     cfg = CorpusConfig(seed=args.seed, noise=noise, body=tuple(args.body),
                        synthetic_fraction=args.synthetic_fraction,
                        joint_map=None if args.map == "auto" else args.map, augment=augment)
-    with tqdm(total=len(clips), desc="mocap clips", unit="clip") as bar:
+    with tqdm(total=len(clips), desc="mocap clips", unit="clip", **PROGRESS) as bar:
         data, val, table = build_mocap_dataset(splits, cfg, progress=bar)
     data["clips"] = [row for row in table if row["split"] != "validation"]
     if val is not None:
@@ -154,11 +183,13 @@ def convert_corpus(args: argparse.Namespace, noise: DetectorNoise) -> int:
             subjects = sorted({r["subject"] for r in rows})
             minutes = sum(r["frames_50fps"] for r in rows) / 50 / 60
             print(f"{split}: subjects {', '.join(subjects)} ({len(rows)} clips, {minutes:.1f} min)")
-    atomic_pickle_dump(data, args.out)
+    if val is not None:
+        check_finite_output(val, args.val_out)  # before the first file is written
+    write_pickle(data, args.out)
     print(f"wrote {args.out}: {len(data['train']['source'])} train frames (4 cameras, synthetic included), "
           f"{len(data['test']['source'])} test frames")
     if val is not None:
-        atomic_pickle_dump(val, args.val_out)
+        write_pickle(val, args.val_out)
         print(f"wrote {args.val_out}: the same train split, {len(val['test']['source'])} validation frames")
     return 0
 

@@ -48,7 +48,8 @@ def read_data_pickle(path: str | os.PathLike) -> object:
         return load_pickle(path)
     except UnsafePickleError as exc:
         raise DataFormatError(str(exc)) from exc
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as exc:
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError, TypeError,
+            KeyError, OverflowError, MemoryError) as exc:  # a damaged stream (or length field) fails in any of these
         raise DataFormatError(f"{path}: cannot be read as a pickle ({type(exc).__name__}: {exc})") from exc
 
 
@@ -190,6 +191,12 @@ def validate_h36m_dict(data: object, path: str) -> None:
         for key in REQUIRED_KEYS:
             if key not in part:
                 raise DataFormatError(f"{path}: missing key '{split}/{key}'")
+        for key in REQUIRED_KEYS + OPTIONAL_FRAME_KEYS:
+            value = part.get(key, ())
+            if not (isinstance(value, list | tuple) or isinstance(value, np.ndarray) and value.ndim >= 1):
+                what = f"a {value.ndim}-d array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+                raise DataFormatError(f"{path}: '{split}/{key}' is {what}; expected one entry per frame (an array "
+                                      "or a list)")
         n = len(part["source"])
         for key in REQUIRED_KEYS + OPTIONAL_FRAME_KEYS:
             if key in part and len(part[key]) != n:

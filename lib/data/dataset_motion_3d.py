@@ -76,10 +76,16 @@ class ClipFolder:
             where = f"{self.files[index]}: 'data_{{}}'"
         out = []
         for name, values in (("input", x), ("label", y)):
+            if np.iscomplexobj(values):
+                raise DataFormatError(f"{where.format(name)} holds complex numbers; expected real numbers")
             try:
-                values = np.array(values, dtype=np.float32)
+                with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below
+                    values = np.array(values, dtype=np.float32)
             except (TypeError, ValueError) as exc:
                 raise DataFormatError(f"{where.format(name)} must hold numbers ({exc})") from exc
+            if values.ndim != 3 or values.shape[2] != 3 or (out and values.shape != out[0].shape):
+                raise DataFormatError(f"{where.format(name)} has shape {values.shape}, expected (frames, joints, 3)"
+                                      f"{f' like data_input {out[0].shape}' if out else ''}; reconvert the clips")
             bad = first_non_finite(values)
             if bad is not None:
                 raise DataFormatError(f"{where.format(name)} is {values[bad]} at {frame_joint_text(bad)}; "

@@ -24,6 +24,7 @@ import os
 import pickle
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -115,8 +116,8 @@ def read_npz_object(path: str | os.PathLike, key: str = "data") -> object:
                 array = DataUnpickler(fh, source=f"{path}:{key}").load()
             except UnsafePickleError:
                 raise  # a refused global: the message names the file and the global
-            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-                    zipfile.BadZipFile) as exc:
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+                    OverflowError, MemoryError, zipfile.BadZipFile, zlib.error) as exc:
                 raise Mpi3dhpFormatError(f"{path}: '{key}' cannot be unpickled ({type(exc).__name__}: "
                                          f"{exc})") from exc
     if isinstance(array, np.ndarray) and array.dtype.hasobject and array.shape == ():
@@ -127,11 +128,12 @@ def read_npz_object(path: str | os.PathLike, key: str = "data") -> object:
 def _pose_array(value: object, path: str, key: str, channels: int) -> np.ndarray:
     """``value`` as float32 ``(N, 17, channels)`` (extra channels dropped) or a format error."""
     arr = np.asarray(value) if isinstance(value, np.ndarray | list | tuple) else None
-    if arr is None or arr.dtype.hasobject or arr.ndim != 3 or arr.shape[1] != NUM_JOINTS \
+    if arr is None or arr.dtype.kind not in "biuf" or arr.ndim != 3 or arr.shape[1] != NUM_JOINTS \
             or arr.shape[2] < channels:
-        got = f"shape {arr.shape}" if arr is not None else type(value).__name__
+        got = f"{arr.dtype} values of shape {arr.shape}" if arr is not None else type(value).__name__
         raise Mpi3dhpFormatError(f"{path}: '{key}' must be an array (N, {NUM_JOINTS}, {channels}), got {got}")
-    return np.ascontiguousarray(arr[..., :channels], dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused by _check_finite
+        return np.ascontiguousarray(arr[..., :channels], dtype=np.float32)
 
 
 def _check_finite(arr: np.ndarray, frames: np.ndarray, path: str, key: str) -> None:

@@ -174,7 +174,7 @@ def load_predictions(path: str | os.PathLike, gt: dict[str, Sequence3DHP]) -> di
                     raise Mpi3dhpFormatError(f"{path}: no array '{name}' (need one (N, {NUM_JOINTS}, 3) array "
                                              f"per test sequence: {', '.join(gt)})")
                 arr = archive[name]
-                if arr.shape != (len(seq), NUM_JOINTS, 3) or not np.issubdtype(arr.dtype, np.number):
+                if arr.shape != (len(seq), NUM_JOINTS, 3) or arr.dtype.kind not in "biuf":  # real numbers
                     raise Mpi3dhpFormatError(
                         f"{path}: '{name}' is {arr.dtype} {arr.shape}, expected ({len(seq)}, {NUM_JOINTS}, 3): "
                         f"every frame of {name}, MPI-INF-3DHP joint order, millimetres")

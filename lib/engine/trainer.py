@@ -35,6 +35,7 @@ from ..perf.flops import count_parameters
 from ..perf.inference import prepare_for_inference
 from ..utils.checkpoint import (
     CheckpointError,
+    check_finite_weights,
     compare_state_dicts,
     extract_state_dict,
     load_checkpoint_file,
@@ -222,7 +223,9 @@ def resume_training(path: str, model: nn.Module, optimizer: torch.optim.Optimize
 def load_pretrained(model: nn.Module, path: str, log: Any) -> None:
     """Fine-tuning start: load the names whose shapes fit, warn about the others (listing them)."""
     obj = load_checkpoint_file(path)
-    missing, unexpected, mismatched = compare_state_dicts(_unwrap(model).state_dict(), extract_state_dict(obj))
+    state = extract_state_dict(obj, path)
+    check_finite_weights(state, path)  # here, so that the message names the file
+    missing, unexpected, mismatched = compare_state_dicts(_unwrap(model).state_dict(), state)
     skipped = load_model_weights(model, obj, strict=False)
     log(f"INFO: loaded pretrained weights from {path}")
     if mismatched or unexpected:

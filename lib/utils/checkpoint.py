@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +34,9 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
     if not os.path.isfile(path):
         raise CheckpointError(f"{what} not found: {path}")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings(record=True) as caught:  # a damaged file also makes torch warn
+            warnings.simplefilter("always")
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Unsupported global" in text:  # the weights-only unpickler met a class or function: possible code
@@ -45,6 +48,8 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
                               ) from exc
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"cannot read {what} {path}: {_first_line(exc)}") from exc
+    for w in caught:  # the file was read: its warnings are worth seeing
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{what} {path} holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
@@ -65,9 +70,10 @@ def _strip_prefixes(name: str) -> str:
     return name
 
 
-def extract_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+def extract_state_dict(obj: Mapping[str, Any], where: str = "") -> dict[str, torch.Tensor]:
     """The model weights of a checkpoint: ``obj['model_pos']`` (or ``model``/``state_dict``) or ``obj``
-    itself when it is a bare state dict; ``module.`` / ``_orig_mod.`` prefixes removed."""
+    itself when it is a bare state dict; ``module.`` / ``_orig_mod.`` prefixes removed. ``where`` (the file)
+    begins the error message."""
     state = obj
     for key in STATE_DICT_KEYS:
         if key in obj and isinstance(obj[key], Mapping):
@@ -75,8 +81,21 @@ def extract_state_dict(obj: Mapping[str, Any]) -> dict[str, torch.Tensor]:
             break
     tensors = {_strip_prefixes(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise CheckpointError(f"no model weights found (looked for {', '.join(STATE_DICT_KEYS)} or a state dict)")
+        raise CheckpointError(f"{f'checkpoint {where}: ' if where else ''}no model weights found (looked for "
+                              f"{', '.join(STATE_DICT_KEYS)} or a state dict)")
     return tensors
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor], where: str) -> None:
+    """:class:`CheckpointError` naming the first floating-point tensor of ``state`` that holds NaN or inf (a
+    diverged run or a damaged file: its predictions would all be NaN)."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() or tensor.is_complex():
+            bad = int((~torch.isfinite(tensor)).sum())
+            if bad:
+                raise CheckpointError(f"checkpoint {where}: weight '{name}' holds {bad} NaN or infinite value(s) of "
+                                      f"{tensor.numel()}; expected finite weights (a diverged or damaged file: use "
+                                      "an earlier checkpoint)")
 
 
 def compare_state_dicts(model_state: Mapping[str, torch.Tensor], loaded: Mapping[str, torch.Tensor]
@@ -107,7 +126,8 @@ def load_model_weights(model: nn.Module, source: str | os.PathLike | Mapping[str
     if where is None:
         where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the given state dict"
     obj = load_checkpoint_file(source) if isinstance(source, str | os.PathLike) else source
-    loaded = extract_state_dict(obj)
+    loaded = extract_state_dict(obj, where)
+    check_finite_weights(loaded, where)
     target = model.module if hasattr(model, "module") else model
     model_state = target.state_dict()
     missing, unexpected, mismatched = compare_state_dicts(model_state, loaded)

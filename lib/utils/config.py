@@ -58,6 +58,12 @@ NON_NEGATIVE = Range(0)
 PROBABILITY = Range(0, 1, hi_open=True)  # [0, 1): dropout, masking
 FRACTION = Range(0, 1, lo_open=True)  # (0, 1]: a share that cannot be zero
 
+# Bounds on what would exhaust memory or time, checked when the config is loaded (before anything is built).
+# Single keys are capped in CONFIG_SCHEMA; these limits catch combinations of keys (see _check_footprint).
+MAX_FRAMES = 10_000  # clip_len, maxlen: temporal attention grows with the square of the frame count
+MAX_PARAMETERS = 1_000_000_000  # the released SCT has 42.5 million (4 GB of float32 weights, x4 with Adam)
+MAX_ACTIVATION_VALUES = 2**31  # one training batch's hidden features, or its temporal attention maps (8 GiB each)
+
 
 @dataclass(frozen=True)
 class Key:
@@ -76,9 +82,9 @@ _MODEL = RELEASED_SCT
 
 CONFIG_SCHEMA: dict[str, Key] = {
     # training
-    "epochs": Key((int,), 90, COUNT),
+    "epochs": Key((int,), 90, Range(1, 100_000)),
     "checkpoint_frequency": Key((int,), 30, COUNT),
-    "batch_size": Key((int,), 16, COUNT),
+    "batch_size": Key((int,), 16, Range(1, 65_536)),
     "learning_rate": Key(_NUM, 0.0002, POSITIVE),
     "weight_decay": Key(_NUM, 0.01, NON_NEGATIVE),
     "lr_decay": Key(_NUM, 0.99, FRACTION),
@@ -95,11 +101,11 @@ CONFIG_SCHEMA: dict[str, Key] = {
     "dt_root": Key((str,), "data/motion3d"),
     "dt_file": Key((str,), "h36m_sh_conf_cam_source_final.pkl"),
     "subset_list": Key(_LIST, ["H36M-SH"]),
-    "clip_len": Key((int,), 243, COUNT),
+    "clip_len": Key((int,), 243, Range(1, MAX_FRAMES)),
     "data_stride": Key((int,), 81, COUNT),
     "rootrel": Key((bool,), True),
     "sample_stride": Key((int,), 1, COUNT),
-    "num_joints": Key((int,), _MODEL.num_joints, COUNT),
+    "num_joints": Key((int,), _MODEL.num_joints, Range(1, 1000)),
     "no_conf": Key((bool,), False),
     "gt_2d": Key((bool,), False),
     # losses
@@ -117,12 +123,12 @@ CONFIG_SCHEMA: dict[str, Key] = {
     "noise": Key((bool,), False),
     # model
     "backbone": Key((str,), "SCT"),
-    "maxlen": Key((int,), _MODEL.maxlen, COUNT),
-    "dim_feat": Key((int,), _MODEL.dim_feat, COUNT),
-    "mlp_ratio": Key(_NUM, _MODEL.mlp_ratio, POSITIVE),
-    "depth": Key((int,), _MODEL.depth, COUNT),
-    "dim_rep": Key((int,), _MODEL.dim_rep, COUNT),
-    "num_heads": Key((int,), _MODEL.num_heads, COUNT),
+    "maxlen": Key((int,), _MODEL.maxlen, Range(1, MAX_FRAMES)),
+    "dim_feat": Key((int,), _MODEL.dim_feat, Range(1, 8192)),
+    "mlp_ratio": Key(_NUM, _MODEL.mlp_ratio, Range(0, 64, lo_open=True)),
+    "depth": Key((int,), _MODEL.depth, Range(1, 256)),
+    "dim_rep": Key((int,), _MODEL.dim_rep, Range(1, 8192)),
+    "num_heads": Key((int,), _MODEL.num_heads, Range(1, 1024)),
     "att_fuse": Key((bool,), _MODEL.att_fuse),
     "line_pose_graph": Key((bool,), True),  # SCT only; false feeds the plain 3-channel input (an ablation)
     # absent/null: the backbone's own default (SCT: the released ratio in every layer; DSTformer: none)
@@ -191,6 +197,34 @@ def _check_relations(cfg: Mapping[str, Any], source: str) -> None:
                               f"from 0 to depth - 1 = {depth - 1} (or null)")
 
 
+def estimated_parameters(cfg: Mapping[str, Any]) -> int:
+    """The model's parameter count estimated from the config alone (within 10 % of the built SCT and DSTformer
+    for the shipped configs): ``depth`` dual-stream layers of two attention+MLP blocks per stream, each
+    ``(4 + 2 * mlp_ratio) * dim_feat**2``, plus the embeddings and the representation head."""
+    d = cfg["dim_feat"]
+    blocks = cfg["depth"] * 4 * (4 + 2 * cfg["mlp_ratio"]) * d * d
+    return int(blocks + (cfg["maxlen"] + cfg["num_joints"] + cfg["dim_rep"] + 16) * d + cfg["dim_rep"] * 4)
+
+
+def _check_footprint(cfg: Mapping[str, Any], source: str) -> None:
+    """Refuse sizes whose model or training batch would not fit in memory (:data:`MAX_PARAMETERS`,
+    :data:`MAX_ACTIVATION_VALUES`), naming the keys to lower."""
+    params = estimated_parameters(cfg)
+    if params > MAX_PARAMETERS:
+        raise ConfigError(f"{source}: dim_feat={cfg['dim_feat']}, depth={cfg['depth']}, mlp_ratio={cfg['mlp_ratio']} "
+                          f"make a model of about {params / 1e6:,.0f} million parameters; allowed: at most "
+                          f"{MAX_PARAMETERS / 1e6:,.0f} million (the released SCT has 42.5): lower these keys")
+    hidden = cfg["batch_size"] * cfg["clip_len"] * cfg["num_joints"] * cfg["dim_feat"]
+    attention = cfg["batch_size"] * cfg["num_heads"] * cfg["num_joints"] * cfg["clip_len"] ** 2
+    for what, values, keys in (("hidden features", hidden, "batch_size, clip_len or dim_feat"),
+                               ("temporal attention maps", attention, "batch_size, clip_len or num_heads")):
+        if values > MAX_ACTIVATION_VALUES:
+            raise ConfigError(
+                f"{source}: batch_size={cfg['batch_size']}, clip_len={cfg['clip_len']}, num_joints={cfg['num_joints']},"
+                f" dim_feat={cfg['dim_feat']}, num_heads={cfg['num_heads']} give one batch {values:,} values of "
+                f"{what} per layer; allowed: at most {MAX_ACTIVATION_VALUES:,} (8 GiB in float32): lower {keys}")
+
+
 def validate_config(cfg: Mapping[str, Any], source: str = "<config>") -> EasyDict:
     """Check keys, types and ranges against :data:`CONFIG_SCHEMA` (and :data:`RETIRED_KEYS`), fill
     defaults, and return an EasyDict."""
@@ -200,7 +234,7 @@ def validate_config(cfg: Mapping[str, Any], source: str = "<config>") -> EasyDic
     _drop_retired(given, source)
     for key, value in given.items():
         if key not in CONFIG_SCHEMA:
-            raise ConfigError(f"{source}: unknown key '{key}' (known keys: see lib/utils/config.py)")
+            raise ConfigError(f"{source}: unknown key {key!r} (known keys: see lib/utils/config.py)")
         _check_value(key, value, source)
     merged = {key: spec.default for key, spec in CONFIG_SCHEMA.items()}
     merged.update(given)
@@ -208,13 +242,14 @@ def validate_config(cfg: Mapping[str, Any], source: str = "<config>") -> EasyDic
         if merged[key] is not None:
             merged[key] = list(merged[key])
     _check_relations(merged, source)
+    _check_footprint(merged, source)
     return EasyDict(merged)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse one ``key=value`` override; the value is read as YAML (``lr=1e-3``, ``flip=false``)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}' is not of the form key=value")
+        raise ConfigError(f"override {text!r} is not of the form key=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
@@ -223,7 +258,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         try:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError) as exc:
-            raise ConfigError(f"override '{text}': cannot read value {raw!r}") from exc
+            raise ConfigError(f"override {text!r}: cannot read value {raw!r}") from exc
     types = CONFIG_SCHEMA[key].types if key in CONFIG_SCHEMA else ()
     if isinstance(value, str) and str not in types:  # YAML 1.1 reads '1e-3' as a string
         try:
@@ -236,16 +271,33 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def _yaml_error_text(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line error as one line: where (line, column) and what."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+    return f"{where}not valid YAML ({what})"
+
+
 def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> EasyDict:
     """Read a YAML config, apply ``key=value`` overrides, validate (types and ranges), and fill defaults."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
+    with open(path, "rb") as f:
+        data = f.read()
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}: line {line}: byte {exc.start} is not UTF-8 text ({exc.reason}); expected a YAML "
+                          "file saved as UTF-8") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: {_yaml_error_text(exc)}; expected a YAML mapping of key: value lines") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read; expected a flat YAML mapping of key: value") from None
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of key: value at the top level")
@@ -253,6 +305,6 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> EasyD
     for text in overrides:
         key, value = parse_override(text)
         if key not in CONFIG_SCHEMA and key not in RETIRED_KEYS:
-            raise ConfigError(f"override '{text}': unknown key '{key}'")
+            raise ConfigError(f"override {text!r}: unknown key {key!r}")
         raw[key] = value
     return validate_config(raw, source=path)

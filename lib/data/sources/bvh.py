@@ -9,12 +9,18 @@ means ``R = Rz @ Ry @ Rx``), degrees; position channels add to the joint's offse
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...utils.rotations import axis_rotation
+
+MAX_BVH_CHARS = 256 * 2**20
+"""The longest BVH text read (256 MiB, decompressed; the largest CMU file this project uses is 4.2 MB): a file, or a
+gzip stream that inflates, beyond this would exhaust memory while parsing."""
 
 
 class BVHError(ValueError):
@@ -136,11 +142,14 @@ def parse_bvh(text: str, source: str = "<string>") -> BVHMotion:
             if not stack or len(tok) != 4:
                 raise fail("OFFSET needs three numbers inside a joint", i - 1)
             try:
-                offsets[stack[-1]] = [float(v) for v in tok[1:4]]
+                offset = [float(v) for v in tok[1:4]]
             except ValueError:
                 raise fail(f"bad OFFSET numbers {tok[1:4]}", i - 1) from None
+            if not all(math.isfinite(v) for v in offset):
+                raise fail(f"OFFSET {' '.join(tok[1:4])} is not finite; expected three finite numbers", i - 1)
+            offsets[stack[-1]] = offset
         elif key == "CHANNELS":
-            if not stack or len(tok) < 2 or not tok[1].isdigit() or len(tok) != 2 + int(tok[1]):
+            if not stack or len(tok) < 2 or not (tok[1].isascii() and tok[1].isdigit()) or len(tok) != 2 + int(tok[1]):
                 raise fail("CHANNELS needs a count and that many channel names", i - 1)
             bad = [c for c in tok[2:] if c not in _CHANNEL_NAMES]
             if bad:
@@ -155,39 +164,57 @@ def parse_bvh(text: str, source: str = "<string>") -> BVHMotion:
     if stack or pending is not None or not names:
         raise fail("unbalanced braces or empty hierarchy before MOTION", i - 1)
 
-    def header(prefix: str) -> str:
+    def header(prefix: str, convert, expected: str) -> tuple[float, str, int]:
+        """The value after ``prefix`` on the next non-blank line: (converted value, its text, line index)."""
         nonlocal i
         while i < len(lines) and not lines[i].strip():
             i += 1
         if i >= len(lines) or not lines[i].strip().lower().startswith(prefix):
             raise fail(f"expected '{prefix.title()}'", i)
-        value = lines[i].split(":", 1)[1].strip()
+        text = lines[i].split(":", 1)[1].strip()
         i += 1
-        return value
+        try:
+            return convert(text), text, i - 1
+        except ValueError:
+            raise fail(f"'{prefix.title()} {text}' is not {expected}", i - 1) from None
 
-    try:
-        n_frames = int(header("frames:"))
-        frame_time = float(header("frame time:"))
-    except ValueError:
-        raise fail("bad 'Frames:' or 'Frame Time:' value", i - 1) from None
-    if frame_time <= 0:
-        raise fail("'Frame Time' must be > 0", i - 1)
+    n_frames, _, frames_line = header("frames:", int, "a whole number; expected the number of frame lines")
+    if n_frames < 1:
+        raise fail(f"'Frames: {n_frames}': the file has no motion; expected at least 1 frame", frames_line)
+    frame_time, text_time, time_line = header("frame time:", float,
+                                              "a number; expected seconds per frame, e.g. 0.0083333")
+    if not (math.isfinite(frame_time) and frame_time > 0):
+        raise fail(f"'Frame Time: {text_time}': expected a finite number of seconds > 0", time_line)
     n_ch = sum(len(c) for c in channels)
-    rows = [ln for ln in lines[i:] if ln.strip()]
+    rows = [(k, ln) for k, ln in enumerate(lines[i:], start=i) if ln.strip()]
     if len(rows) < n_frames:
         raise fail(f"'Frames: {n_frames}' but only {len(rows)} frame lines", len(lines) - 1)
     values = []
-    for k, ln in enumerate(rows[:n_frames]):
+    for k, (line, ln) in enumerate(rows[:n_frames]):
         parts = ln.split()
         if len(parts) != n_ch:
-            raise fail(f"frame {k} holds {len(parts)} values, the hierarchy declares {n_ch} channels", i + k)
+            raise fail(f"frame {k} holds {len(parts)} values, the hierarchy declares {n_ch} channels", line)
         try:
             values.append([float(v) for v in parts])
         except ValueError:
-            raise fail(f"frame {k} holds something that is not a number", i + k) from None
-    motion = np.array(values, dtype=np.float64)
-    return BVHMotion(names, parents, np.array(offsets, dtype=np.float64), channels,
-                     motion.reshape(n_frames, n_ch), frame_time)
+            raise fail(f"frame {k} holds something that is not a number", line) from None
+    motion = np.array(values, dtype=np.float64).reshape(n_frames, n_ch)
+    bad = np.argwhere(~np.isfinite(motion))
+    if len(bad):
+        k, c = (int(v) for v in bad[0])
+        joint, channel = _channel_owner(channels, c)
+        raise fail(f"frame {k}: value {c + 1} ({names[joint]} {channel}) is {rows[k][1].split()[c]}; expected "
+                   f"finite numbers ({len(bad)} non-finite value(s) in all)", rows[k][0])
+    return BVHMotion(names, parents, np.array(offsets, dtype=np.float64), channels, motion, frame_time)
+
+
+def _channel_owner(channels: list[list[str]], column: int) -> tuple[int, str]:
+    """``(joint index, channel name)`` of a column of the motion block."""
+    for j, names in enumerate(channels):
+        if column < len(names):
+            return j, names[column]
+        column -= len(names)
+    raise IndexError(column)
 
 
 def read_bvh(path: str | os.PathLike) -> BVHMotion:
@@ -198,10 +225,13 @@ def read_bvh(path: str | os.PathLike) -> BVHMotion:
     try:
         if compressed:
             with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+                text = fh.read(MAX_BVH_CHARS + 1)
         else:
             with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-    except (OSError, EOFError) as exc:  # a cut-off or corrupt gzip stream
-        raise BVHError(f"{path}: cannot be decompressed ({exc})") from exc
+                text = fh.read(MAX_BVH_CHARS + 1)
+    except (OSError, EOFError, zlib.error) as exc:  # a cut-off or corrupt gzip stream
+        raise BVHError(f"{path}: cannot be decompressed ({exc}); expected a BVH file or a complete .bvh.gz") from exc
+    if len(text) > MAX_BVH_CHARS:
+        raise BVHError(f"{path}: more than {MAX_BVH_CHARS // 2**20} MiB of text{' once decompressed' * compressed}; "
+                       "expected a BVH file of at most that size (split longer captures)")
     return parse_bvh(text, str(path))

@@ -9,6 +9,7 @@ Human3.6M cameras exactly as the synthetic generator does (:mod:`lib.data.source
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...utils.skeleton import H36M_JOINT_NAMES
-from .bvh import BVHMotion, read_bvh
+from .bvh import BVHError, BVHMotion, read_bvh
 from .h36m_cameras import load_h36m_cameras
 from .h36m_render import (
     CAPTURE_CENTER,
@@ -29,6 +30,9 @@ from .h36m_render import (
 )
 
 MAPS_DIR = Path(__file__).with_name("mocap_maps")
+MAX_EXTENT_MM = 1e7
+"""Joint coordinates (mm, before placement) beyond 10 km are refused: no capture is that large, and such values
+overflow or swamp the float32 keypoints written."""
 
 
 class MocapMapError(ValueError):
@@ -163,9 +167,17 @@ def bvh_to_world(path: str | os.PathLike, joint_map: dict | None = None, fps: fl
     (:func:`select_joint_map`). ``fps``: the true frame rate when the header's ``Frame Time`` is wrong.
     """
     motion = read_bvh(path)
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise BVHError(f"{path}: frame rate {fps} given for it; expected a finite number of frames per second > 0")
     if joint_map is None:
         _, joint_map = select_joint_map(motion.names, str(path))
     joints = map_joints(motion, joint_map, str(path)) * float(joint_map["units_to_mm"])
+    far = np.argwhere(~(np.abs(joints) <= MAX_EXTENT_MM))
+    if len(far):
+        frame = int(far[0][0]) + (len(motion.motion) - len(joints))  # frames dropped at the start come first
+        raise BVHError(f"{path}: frame {frame}: joint '{H36M_JOINT_NAMES[far[0][1]]}' has a coordinate of "
+                       f"{joints[tuple(far[0])]:.3g} mm; expected a person within {MAX_EXTENT_MM / 1e6:g} km "
+                       "(check the channel values and the map's units_to_mm)")
     if joint_map["up_axis"] == "y":  # (x, y, z) y-up -> (x, -z, y) z-up: a rotation, no mirroring
         joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
     joints = resample(joints, fps or motion.fps, FPS)
