@@ -141,36 +141,26 @@ def test_health_ends_on_the_sixth_bad_frame_of_ten():
     # the window ending at frame 33 (frames 24..33) holds bad frames 24, 27, 30, 31, 32, 33: the 6th
     assert ends.index(True) == 3
     assert health.final_frames() == list(range(24, 34))
-    # the detector: from its first run that does not agree, every frame is bad until it agrees again
+    # the detector: from its second run in a row that does not agree, every frame is bad until it agrees
     health = TrackHealth(RULE)
-    verdicts = {0: True, 5: False, 10: True, 15: False}
+    verdicts = {0: True, 5: False, 10: False, 15: True, 20: False, 25: True}
     bad = []
-    for t in range(20):
+    for t in range(30):
         health.add(FrameQuality(frame=t, pose=True, detector=verdicts.get(t)))
         bad.append(health.history[-1].bad)
-    assert bad == [False] * 5 + [True] * 5 + [False] * 5 + [True] * 5
+    assert bad == [False] * 10 + [True] * 5 + [False] * 15
     with pytest.raises(ValueError, match="max_bad"):
         QualityRule(window=5, max_bad=6)
 
 
-def test_a_settled_track_whose_box_jumps_ends_at_once():
-    box = (100.0, 20.0, 160.0, 200.0)
-    health = TrackHealth(RULE)
-    for t in range(5):
-        assert not health.add(frame_quality(t, skeleton(box), np.array(box), None, RULE, health.confirmed,
-                                            health.last_pose))
-    q = health.last_pose
-    assert q.jump == pytest.approx(0.0) and q.scale == pytest.approx(1.0)
-    far = (300.0, 20.0, 360.0, 200.0)  # 200 px = 1.1 box heights in one frame
-    q = frame_quality(5, skeleton(far), np.array(far), None, RULE, True, health.last_pose)
-    assert q.jumped and q.bad and q.jump == pytest.approx(200 / (0.94 * 180))  # full box: face to feet
-    assert health.add(q)
-    # the same jump on a track with fewer than `settled` good frames is one bad frame, not the end
-    young = TrackHealth(RULE)
-    young.add(frame_quality(0, skeleton(box), np.array(box), None, RULE, False, None))
-    q = frame_quality(1, skeleton(box, visibility=0.9)[:, :] * [1, 2, 1], None, None, RULE, True, young.last_pose)
-    assert q.jumped and q.scale == pytest.approx(2.0)
-    assert not young.add(q) and young.history[-1].bad
+def test_jump_and_scale_are_recorded():
+    box, far = (100.0, 20.0, 160.0, 200.0), (300.0, 20.0, 360.0, 200.0)
+    first = frame_quality(0, skeleton(box), np.array(box), None, RULE, False)
+    moved = frame_quality(2, skeleton(far), np.array(far), None, RULE, True, first)
+    assert moved.jump == pytest.approx(200 / (0.94 * 180) / 2)  # full box face to feet; two frames later
+    assert moved.scale == pytest.approx(1.0) and not moved.bad
+    doubled = frame_quality(1, skeleton(box) * [1, 2, 1], None, None, RULE, True, first)
+    assert doubled.scale == pytest.approx(2.0)
 
 
 def test_ghost_dies_and_later_people_take_the_free_slots():
@@ -213,18 +203,18 @@ def test_a_detection_without_a_pose_frees_its_slot_and_is_not_taken_again():
     assert len(tracks) == 2  # the decoy never came back (blocked until frame 55, the slot taken since 6)
 
 
-def test_a_track_the_detector_stops_confirming_dies_ten_frames_later():
-    """A plausible, visible skeleton that the detector reported once (frame 0) and never again: the check at
-    frame 5 disagrees, frames 5-10 are bad, it ends on frame 10 with frames 5-10 dropped, and the person
-    the detector does see takes the slot on the next frame."""
+def test_a_track_the_detector_stops_confirming_dies_fifteen_frames_later():
+    """A plausible, visible skeleton that the detector reported once (frame 0) and never again: the checks at
+    frames 5 and 10 disagree, frames 10-15 are bad, it ends on frame 15 with frames 10-15 dropped, and the
+    person the detector does see takes the slot on the next frame."""
     decoy = Scripted((200, 10, 250, 160), 3.0, lambda t: "person", lambda t: t == 0)
     person = Scripted((10, 10, 60, 160), 1.0, lambda t: "person", lambda t: True)
     tracker = run_scene([decoy, person], num_frames=30, max_people=1)
     tracks = by_id(tracker)
-    assert [q.detector for q in tracks[0].health.history if q.detector is not None] == [True, False, False]
-    assert tracks[0].end == "ghost" and tracks[0].health.history[-1].frame == 10
-    assert sorted(tracks[0].landmarks) == [0, 1, 2, 3, 4]
-    assert tracks[1].start == 11 and sorted(tracks[1].landmarks) == list(range(11, 30))
+    assert [q.detector for q in tracks[0].health.history if q.detector is not None] == [True, False, False, False]
+    assert tracks[0].end == "ghost" and tracks[0].health.history[-1].frame == 15
+    assert sorted(tracks[0].landmarks) == list(range(10))
+    assert tracks[1].start == 16 and sorted(tracks[1].landmarks) == list(range(16, 30))
 
 
 def test_a_second_skeleton_inside_a_followed_person_ends():

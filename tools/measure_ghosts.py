@@ -6,7 +6,7 @@ five people, two of them walking in later, and three things that fool the HOG pe
 poster on a pole, a tree, a coat on a stand). Each track of :class:`demo.sct_demo.blazepose.BlazePoseTracker`
 is named after the person or prop (the clip's ground truth) holding most of its boxes (for a track left
 without frames: of the detection that started it). A track is *false* when it is on no person, or on a
-person that an older track follows at the same time. Printed: one row per track (start, last frame kept,
+person that an older track has a pose of on one of its frames. Printed: one row per track (start, last frame kept,
 why it ended, frames from its start to its end, mean quality signals of :mod:`demo.sct_demo.track_quality`)
 and, per person, the frames tracked against the frames in view; ``--csv`` writes every track's signals
 frame by frame.
@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for pt, name, start, last, hist in info:
         second = any(o_name == name and (o_start, o_pt.track.track_id) < (start, pt.track.track_id)
-                     and o_start <= last and start <= o_last
-                     for o_pt, o_name, o_start, o_last, _ in info if o_pt is not pt)
+                     and set(o_pt.landmarks) & set(pt.landmarks) for o_pt, o_name, o_start, _, _ in info)
         false = "yes" if not name.startswith("person") or second else "no"
         seen = [q for q in hist if q.pose]
         kept = sorted(pt.landmarks)

@@ -10,9 +10,9 @@ landmarks of the previous frame. A detection that overlaps no followed person (I
 its box and not containing its centre) starts a track. When every slot is taken the detector checks the
 followed people every ``verify_every`` frames on a small crop around each. A track ends when its pose is
 lost for more than ``max_age`` frames, when it stops looking like a person (:mod:`track_quality`: low
-landmark visibility, implausible bones, the detector not agreeing, a jump; its last frames are dropped and
+landmark visibility, implausible bones, the detector not agreeing; its last frames are dropped and
 the region admits no new track for ``block_frames`` frames), or when it is on a person followed by another
-track (box IoU > 0.5: the younger ends; a box mostly inside another's: the smaller ends). The landmarks
+track (box IoU > 0.5, or a box mostly inside another's: the younger ends). The landmarks
 become Human3.6M joints with :func:`sct.keypoint_formats.blazepose_to_h36m`.
 """
 
@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from .track_quality import QualityRule, TrackHealth, frame_quality
-from .tracker import Track, box_area, box_iou, inside_fraction
+from .tracker import Track, box_iou, inside_fraction
 
 CROP_SIZE = 256
 INSTALL_HINT = "install it with `make demo-offline` (or pip install mediapipe==0.10.21 'numpy<2' 'protobuf<5')"
@@ -245,22 +245,19 @@ class BlazePoseTracker:
         self._end(pt, "ghost")
 
     def _drop_duplicates(self) -> None:
-        """Two live tracks on one person end as one: when their boxes overlap with IoU > 0.5 the younger (or
-        the one whose last frame was bad) ends; when one box lies mostly (``> 0.7`` of its area) inside the
-        other's, of a track whose last frame was good, the smaller ends (a second skeleton on part of a person)."""
+        """Two live tracks on one person end as one: the younger ends (the one whose last frame was bad, if
+        only one was) when their boxes overlap with IoU > 0.5 or one box lies mostly (``> 0.7`` of its area)
+        inside the other (a second skeleton on part of a person, or a track that slid onto a followed one)."""
         def bad(pt: PoseTrack) -> bool:
             return bool(pt.health.history) and pt.health.history[-1].bad
 
-        for a in list(self.live):
-            for b in list(self.live):
-                if a is b or a not in self.live or b not in self.live:
+        for i, a in enumerate(list(self.live)):
+            for b in list(self.live)[i + 1:]:
+                if a not in self.live or b not in self.live:
                     continue
-                older, younger = (a, b) if self.live.index(a) < self.live.index(b) else (b, a)
-                if box_iou(a.box[None], b.box[None])[0, 0] > 0.5:
-                    self._end(older if bad(older) and not bad(younger) else younger, "duplicate")
-                elif (box_area(a.box) <= box_area(b.box) and not bad(b)
-                      and inside_fraction(a.box, b.box) > 0.7):
-                    self._end(a, "duplicate")
+                if (box_iou(a.box[None], b.box[None])[0, 0] > 0.5 or inside_fraction(a.box, b.box) > 0.7
+                        or inside_fraction(b.box, a.box) > 0.7):
+                    self._end(a if bad(a) and not bad(b) else b, "duplicate")
 
     def update(self, frame_bgr: np.ndarray) -> None:
         self._frame += 1
