@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from demo.sct_demo.blazepose import BlazePoseTracker
+from demo.sct_demo.blazepose import BlazePoseTracker, mediapipe_available
+from demo.sct_demo.people_video import CROWDED_PEOPLE, CROWDED_PROPS, Prop, draw_prop, scene_boxes
 from demo.sct_demo.track_quality import FrameQuality, QualityRule, TrackHealth, frame_quality
 
 RULE = QualityRule()
@@ -224,3 +225,39 @@ def test_a_second_skeleton_inside_a_followed_person_ends():
     tracks = by_id(tracker)
     assert tracks[1].end == "duplicate" and sorted(tracks[1].landmarks) == [0]
     assert tracks[0].end == "" and sorted(tracks[0].landmarks) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("args", [["--num-person", "0"], ["--det-every", "0"], ["--frames", "-1"],
+                                  ["--csv", "no_such_folder/ghosts.csv"], ["--csv", "."]])
+def test_measure_ghosts_refuses_bad_input_in_one_line(args, tmp_path, monkeypatch, capsys):
+    from tools.measure_ghosts import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(mediapipe_available(), reason="checks the message given without mediapipe")
+def test_measure_ghosts_without_mediapipe_says_how_to_install(tmp_path, capsys):
+    from tools.measure_ghosts import main
+
+    assert main(["--csv", str(tmp_path / "ghosts.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "make demo-offline" in err[0]
+    assert not (tmp_path / "ghosts.csv").exists()
+
+
+def test_crowded_scene_ground_truth_and_props():
+    t = 40
+    boxes = dict(scene_boxes(CROWDED_PEOPLE, CROWDED_PROPS, t))
+    walker = CROWDED_PEOPLE[3]  # walks in from the left at 2.5 px per frame
+    x = walker.x + walker.speed * t
+    np.testing.assert_allclose(boxes["person3"], [x - 50, 360, x + 50, 560])
+    assert set(boxes) == {"person0", "person1", "person2", "person3", "person4", "poster", "tree", "coat"}
+    img = np.zeros((576, 768, 3), np.uint8)
+    draw_prop(img, Prop("tree", 400, 500, 200), np.full((10, 10, 3), 255, np.uint8))
+    assert img[430, 400].any() and not img[430, 300].any()  # the trunk, not beside it
+    with pytest.raises(ValueError, match="unknown prop"):
+        draw_prop(img, Prop("lamp", 100, 100, 50), np.zeros((10, 10, 3), np.uint8))

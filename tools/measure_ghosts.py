@@ -31,6 +31,7 @@ from demo.sct_demo.blazepose import BlazePoseTracker
 from demo.sct_demo.people_video import CROWDED_PEOPLE, CROWDED_PROPS, scene_boxes, write_people_video
 from demo.sct_demo.track_quality import QualityRule, frame_quality
 from demo.sct_demo.tracker import box_area, inside_fraction
+from lib.utils.atomic_io import atomic_open
 
 
 def label_box(box: np.ndarray, t: int) -> str:
@@ -68,12 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.num_person < 1 or args.det_every < 1 or args.frames < 1:
         print("error: --num-person, --det-every and --frames must be at least 1", file=sys.stderr)
         return 2
-    if args.csv is not None and not args.csv.parent.is_dir():
-        print(f"error: --csv {args.csv}: no such folder {args.csv.parent}", file=sys.stderr)
+    if args.csv is not None and (args.csv.is_dir() or not args.csv.parent.is_dir()):
+        print(f"error: --csv {args.csv}: not a file in an existing folder", file=sys.stderr)
         return 2
     size = (768, 576)
     rule = QualityRule()
-    tracker = BlazePoseTracker(det_every=args.det_every, max_people=args.num_person)
+    try:
+        tracker = BlazePoseTracker(det_every=args.det_every, max_people=args.num_person)
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "crowded.mp4"
         write_people_video(clip, num_frames=args.frames, size=size, people=CROWDED_PEOPLE, props=CROWDED_PROPS)
@@ -127,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         tracked = sum(1 for (who, _t) in covered if who == name)
         print(f"| {name} | {view} | {tracked} |")
     if args.csv is not None:
-        with open(args.csv, "w", newline="") as f:
+        with atomic_open(args.csv, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["track", "on", "frame", "pose", "visibility", "bones", "jump", "scale", "detector_agrees",
                         "bad"])
