@@ -3,13 +3,17 @@
 BlazePose (``mediapipe.solutions.pose``, ``model_complexity=1``: the only model shipped inside the
 ``mediapipe==0.10.21`` wheel) follows one person; to find several people, and small ones, a person
 detector runs first: OpenCV's HOG people detector (its 64 x 128 window fits people from about 100 px tall)
-on every ``det_every``-th frame while fewer than ``max_people`` people are followed. Each person gets a
-track with its own BlazePose instance in tracking mode, fed a square crop around the person (resized to
-``CROP_SIZE``); between detections the crop follows the landmarks of the previous frame. A detection
-that overlaps no followed person (IoU < ``iou_thresh`` with its box and not containing its centre)
-starts a track; a track whose pose is lost for more than ``max_age`` frames ends, and of two tracks on
-one person (box IoU > 0.5) the younger ends. The landmarks become Human3.6M joints with
-:func:`sct.keypoint_formats.blazepose_to_h36m`.
+on every ``det_every``-th frame while fewer than ``max_people`` people are followed (the detections with the
+highest score first). Each person gets a track with its own BlazePose instance in tracking mode, fed a
+square crop around the person (resized to ``CROP_SIZE``); between detections the crop follows the
+landmarks of the previous frame. A detection that overlaps no followed person (IoU < ``iou_thresh`` with
+its box and not containing its centre) starts a track. When every slot is taken the detector checks the
+followed people every ``verify_every`` frames on a small crop around each. A track ends when its pose is
+lost for more than ``max_age`` frames, when it stops looking like a person (:mod:`track_quality`: low
+landmark visibility, implausible bones, the detector not agreeing; its last frames are dropped and
+the region admits no new track for ``block_frames`` frames), or when it is on a person followed by another
+track (box IoU > 0.5, or a box mostly inside another's: the younger ends). The landmarks
+become Human3.6M joints with :func:`sct.keypoint_formats.blazepose_to_h36m`.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from .tracker import Track, box_iou
+from .track_quality import QualityRule, TrackHealth, frame_quality
+from .tracker import Track, box_iou, inside_fraction
 
 CROP_SIZE = 256
 INSTALL_HINT = "install it with `make demo-offline` (or pip install mediapipe==0.10.21 'numpy<2' 'protobuf<5')"
@@ -75,6 +82,19 @@ class HOGPeopleDetector:
         r = np.asarray(rects, dtype=np.float32)[keep]
         return np.concatenate([r[:, :2], r[:, :2] + r[:, 2:], weights[keep, None].astype(np.float32)], axis=1)
 
+    def detect_around(self, frame: np.ndarray, box: np.ndarray, enlarge: float = 1.6, side: int = 256) -> np.ndarray:
+        """People near ``box``: :meth:`detect` on the square ``enlarge`` times the box, resized to ``side``
+        pixels (a person about 160 px tall, found after a few pyramid levels instead of the ~30 of a
+        768 x 576 frame), boxes in frame pixels."""
+        corner, size = square_crop(box, enlarge)
+        scale = side / size
+        matrix = np.array([[scale, 0, -corner[0] * scale], [0, scale, -corner[1] * scale]])
+        crop = cv2.warpAffine(frame, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        found = self.detect(crop).copy()
+        found[:, [0, 2]] = found[:, [0, 2]] / scale + corner[0]
+        found[:, [1, 3]] = found[:, [1, 3]] / scale + corner[1]
+        return found
+
 
 def square_crop(box: np.ndarray, enlarge: float) -> tuple[np.ndarray, float]:
     """Top-left corner ``(2,)`` and side of the square of side ``enlarge * max(w, h)`` centred on ``box``."""
@@ -83,104 +103,180 @@ def square_crop(box: np.ndarray, enlarge: float) -> tuple[np.ndarray, float]:
     return np.array([(x1 + x2 - side) / 2, (y1 + y2 - side) / 2]), side
 
 
-@dataclass
-class PoseTrack:
-    """One person followed by its own BlazePose instance; ``landmarks[frame]`` ``(33, 3)`` in pixels."""
+class PoseEstimator(Protocol):
+    """One person's pose estimator: landmarks ``(33, 3)`` (x, y pixels, visibility) near ``box``, or None."""
 
-    track: Track
-    pose: object
-    box: np.ndarray
-    landmarks: dict[int, np.ndarray] = field(default_factory=dict)
-    misses: int = 0
+    def estimate(self, frame_rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
 
 
-class BlazePoseTracker:
-    """People in a video, frame by frame: HOG detections every ``det_every`` frames, BlazePose per person.
+class MediaPipeCropPose:
+    """MediaPipe BlazePose in tracking mode, fed a square crop (``enlarge`` times the box, ``CROP_SIZE``)."""
 
-    Feed frames in order to :meth:`update`; afterwards :attr:`tracks` holds every track (boxes per frame,
-    as :class:`tracker.Track`) and :meth:`landmarks` each track's landmarks.
-    """
-
-    def __init__(self, det_every: int = 5, max_people: int = 3, iou_thresh: float = 0.3, max_age: int = 10,
-                 enlarge: float = 1.5, detector: HOGPeopleDetector | None = None) -> None:
-        try:
-            with native_stderr_silenced():
-                from mediapipe.python.solutions import pose as mp_pose
-        except ImportError as exc:
-            raise ImportError(f"the MediaPipe backend needs mediapipe; {INSTALL_HINT}") from exc
-        self._mp_pose = mp_pose
-        self.detector = detector or HOGPeopleDetector()
-        self.det_every, self.max_people = det_every, max_people
-        self.iou_thresh, self.max_age, self.enlarge = iou_thresh, max_age, enlarge
-        self.live: list[PoseTrack] = []
-        self.done: list[PoseTrack] = []
-        self._frame = -1
-        self.detection_seconds = 0.0  # time spent in the person detector
-
-    def _new_pose(self):
+    def __init__(self, mp_pose, enlarge: float = 1.5) -> None:
         with native_stderr_silenced():
-            return self._mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-                                      enable_segmentation=False, min_detection_confidence=0.5,
-                                      min_tracking_confidence=0.5)
+            self.pose = mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                                     enable_segmentation=False, min_detection_confidence=0.5,
+                                     min_tracking_confidence=0.5)
+        self.enlarge = enlarge
 
-    def _match(self, detections: np.ndarray) -> None:
-        """Start tracks for detections of nobody already followed (largest first, up to ``max_people``).
-
-        A detection is somebody followed when its IoU with a live track's box is at least ``iou_thresh`` or
-        it contains the centre of that box (a track's box hugs the landmarks, a detector's box has margins).
-        """
-        if len(detections) and self.live:
-            boxes = np.stack([pt.box for pt in self.live])
-            centres = ((boxes[:, :2] + boxes[:, 2:4]) / 2)[:, None, :]  # (tracks, 1, 2)
-            inside = ((centres >= detections[None, :, 0:2]) & (centres <= detections[None, :, 2:4])).all(axis=-1)
-            followed = (box_iou(boxes, detections) >= self.iou_thresh) | inside
-            detections = detections[~followed.any(axis=0)]
-        order = np.argsort(-(detections[:, 2] - detections[:, 0]) * (detections[:, 3] - detections[:, 1]))
-        for det in detections[order]:
-            if len(self.live) >= self.max_people:
-                break
-            track = Track(track_id=len(self.live) + len(self.done))
-            self.live.append(PoseTrack(track=track, pose=self._new_pose(), box=det[:5].astype(np.float32)))
-
-    def _end(self, pt: PoseTrack) -> None:
-        self.live.remove(pt)
-        self.done.append(pt)
-        pt.pose.close()
-
-    def _drop_duplicates(self) -> None:
-        """Two live tracks on one person (box IoU > 0.5): the younger one ends."""
-        for i, a in enumerate(list(self.live)):
-            for b in self.live[i + 1:]:
-                if a in self.live and box_iou(a.box[None], b.box[None])[0, 0] > 0.5:
-                    self._end(b)
-
-    def _estimate(self, frame_rgb: np.ndarray, pt: PoseTrack) -> np.ndarray | None:
-        """Landmarks ``(33, 3)`` (x, y pixels, visibility) of the person in ``pt``'s crop, or None."""
-        corner, side = square_crop(pt.box, self.enlarge)
+    def estimate(self, frame_rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        corner, side = square_crop(box, self.enlarge)
         scale = CROP_SIZE / side
         matrix = np.array([[scale, 0, -corner[0] * scale], [0, scale, -corner[1] * scale]])
         crop = cv2.warpAffine(frame_rgb, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
         with native_stderr_silenced():
-            result = pt.pose.process(crop)
+            result = self.pose.process(crop)
         if result.pose_landmarks is None:
             return None
         lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)
         lm[:, :2] = lm[:, :2] * side + corner
         return lm
 
+    def close(self) -> None:
+        self.pose.close()
+
+
+@dataclass
+class PoseTrack:
+    """One person followed by its own pose estimator; ``landmarks[frame]`` ``(33, 3)`` in pixels.
+
+    ``health`` holds the per-frame quality signals (:mod:`track_quality`); ``end`` says why the track
+    ended: ``"lost"`` (no pose for more than ``max_age`` frames), ``"ghost"`` (the quality rule),
+    ``"duplicate"`` (on the same person as an older track) or ``""`` (live at the end of the video).
+    """
+
+    track: Track
+    pose: PoseEstimator
+    box: np.ndarray
+    landmarks: dict[int, np.ndarray] = field(default_factory=dict)
+    misses: int = 0
+    health: TrackHealth = field(default_factory=TrackHealth)
+    start: int = 0
+    end: str = ""
+    first_box: np.ndarray | None = None  # the detection that started the track
+
+
+class BlazePoseTracker:
+    """People in a video, frame by frame: HOG detections every ``det_every`` frames, BlazePose per person.
+
+    Feed frames in order to :meth:`update`; afterwards :attr:`all_tracks` holds every track with a pose
+    (boxes per frame, as :class:`tracker.Track`, and landmarks). A track that stops looking like a person
+    ends by ``quality`` (:class:`track_quality.QualityRule`), its last frames dropped, and the region
+    where it ended admits no new track for ``block_frames`` frames (so the same false detection does not
+    take the slot again); free slots go to the detections with the highest detector score first.
+    ``pose_factory`` makes one pose estimator per track (default: MediaPipe BlazePose on a crop; tests
+    pass a stand-in and need no mediapipe).
+    """
+
+    def __init__(self, det_every: int = 5, max_people: int = 3, iou_thresh: float = 0.3, max_age: int = 10,
+                 enlarge: float = 1.5, detector: HOGPeopleDetector | None = None,
+                 quality: QualityRule | None = None, block_frames: int = 50, verify_every: int | None = None,
+                 pose_factory: Callable[[], PoseEstimator] | None = None) -> None:
+        if pose_factory is None:
+            try:
+                with native_stderr_silenced():
+                    from mediapipe.python.solutions import pose as mp_pose
+            except ImportError as exc:
+                raise ImportError(f"the MediaPipe backend needs mediapipe; {INSTALL_HINT}") from exc
+            pose_factory = partial(MediaPipeCropPose, mp_pose, enlarge)
+        self.pose_factory = pose_factory
+        self.detector = detector or HOGPeopleDetector()
+        self.det_every, self.max_people = det_every, max_people
+        self.iou_thresh, self.max_age, self.enlarge = iou_thresh, max_age, enlarge
+        self.quality = quality or QualityRule()
+        self.block_frames = block_frames
+        self.verify_every = det_every if verify_every is None else verify_every
+        self.blocked: list[tuple[np.ndarray, int]] = []  # (box, last blocked frame) where a ghost ended
+        self.live: list[PoseTrack] = []
+        self.done: list[PoseTrack] = []
+        self._frame = -1
+        self.detection_seconds = 0.0  # time spent in the person detector
+
+    def _unfollowed(self, detections: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
+        """The detections that match none of ``boxes`` (IoU < ``iou_thresh`` and not containing its centre)."""
+        if len(detections) == 0 or not boxes:
+            return detections
+        b = np.stack(boxes)
+        centres = ((b[:, :2] + b[:, 2:4]) / 2)[:, None, :]  # (boxes, 1, 2)
+        inside = ((centres >= detections[None, :, 0:2]) & (centres <= detections[None, :, 2:4])).all(axis=-1)
+        followed = (box_iou(b, detections) >= self.iou_thresh) | inside
+        return detections[~followed.any(axis=0)]
+
+    def _match(self, detections: np.ndarray, t: int) -> None:
+        """Start tracks for detections of nobody already followed, up to ``max_people``: the highest
+        detector score first (ties: the larger box); detections where a ghost ended lately are skipped.
+
+        A detection is somebody followed when its IoU with a live track's box is at least ``iou_thresh`` or
+        it contains the centre of that box (a track's box hugs the landmarks, a detector's box has margins).
+        """
+        self.blocked = [(box, until) for box, until in self.blocked if until >= t]
+        detections = self._unfollowed(detections, [pt.box for pt in self.live])
+        detections = self._unfollowed(detections, [box for box, _ in self.blocked])
+        area = (detections[:, 2] - detections[:, 0]) * (detections[:, 3] - detections[:, 1])
+        order = np.lexsort((-area, -detections[:, 4]))
+        for det in detections[order]:
+            if len(self.live) >= self.max_people:
+                break
+            track = Track(track_id=len(self.live) + len(self.done))
+            box = det[:5].astype(np.float32)
+            self.live.append(PoseTrack(track=track, pose=self.pose_factory(), box=box, health=TrackHealth(self.quality),
+                                       start=t, first_box=box.copy()))
+
+    def _end(self, pt: PoseTrack, reason: str) -> None:
+        self.live.remove(pt)
+        self.done.append(pt)
+        pt.end = reason
+        pt.pose.close()
+
+    def _end_ghost(self, pt: PoseTrack) -> None:
+        """End a track by the quality rule: drop its final frames; block, for new tracks, where it ended and,
+        if it never looked like a person, the detection that started it (the detector would fire there again)."""
+        for t in pt.health.final_frames():
+            pt.landmarks.pop(t, None)
+            pt.track.boxes.pop(t, None)
+        pt.track.last_frame = max(pt.track.boxes, default=-1)
+        until = self._frame + self.block_frames
+        self.blocked.append((pt.box.copy(), until))
+        if pt.health.ghost and pt.first_box is not None:
+            self.blocked.append((pt.first_box, until))
+        self._end(pt, "ghost")
+
+    def _drop_duplicates(self) -> None:
+        """Two live tracks on one person end as one: the younger ends (the one whose last frame was bad, if
+        only one was) when their boxes overlap with IoU > 0.5 or one box lies mostly (``> 0.7`` of its area)
+        inside the other (a second skeleton on part of a person, or a track that slid onto a followed one)."""
+        def bad(pt: PoseTrack) -> bool:
+            return bool(pt.health.history) and pt.health.history[-1].bad
+
+        for i, a in enumerate(list(self.live)):
+            for b in list(self.live)[i + 1:]:
+                if a not in self.live or b not in self.live:
+                    continue
+                if (box_iou(a.box[None], b.box[None])[0, 0] > 0.5 or inside_fraction(a.box, b.box) > 0.7
+                        or inside_fraction(b.box, a.box) > 0.7):
+                    self._end(a if bad(a) and not bad(b) else b, "duplicate")
+
     def update(self, frame_bgr: np.ndarray) -> None:
         self._frame += 1
         t = self._frame
-        # look for new people every det_every frames while fewer than max_people are followed
+        detections = None
+        # look for new people every det_every frames while fewer than max_people are followed; else check
+        # the followed ones every verify_every frames, on a small crop around each (much cheaper)
+        start = time.perf_counter()
         if len(self.live) < self.max_people and (t % self.det_every == 0 or not self.live):
-            start = time.perf_counter()
             detections = self.detector.detect(frame_bgr)
-            self.detection_seconds += time.perf_counter() - start
-            self._match(detections)
+            self._match(detections, t)
+        elif self.live and self.verify_every > 0 and t % self.verify_every == 0:
+            around = getattr(self.detector, "detect_around", None)  # a detector with only detect(): whole frame
+            detections = (np.concatenate([around(frame_bgr, pt.box) for pt in self.live]) if around is not None
+                          else self.detector.detect(frame_bgr))
+        self.detection_seconds += time.perf_counter() - start
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         for pt in list(self.live):
-            lm = self._estimate(rgb, pt)
+            lm = pt.pose.estimate(rgb, pt.box)
             if lm is None:
                 pt.misses += 1
             else:
@@ -191,8 +287,12 @@ class BlazePoseTracker:
                 pt.landmarks[t] = lm
                 pt.track.boxes[t] = pt.box.copy()
                 pt.track.last_frame = t
-            if pt.misses > self.max_age:
-                self._end(pt)
+            quality = frame_quality(t, lm, pt.box if lm is not None else None, detections, self.quality,
+                                    pt.health.confirmed, pt.health.last_pose)
+            if pt.health.add(quality):
+                self._end_ghost(pt)
+            elif pt.misses > self.max_age:
+                self._end(pt, "lost")
         self._drop_duplicates()
 
     @property

@@ -27,6 +27,18 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
+def box_area(box: np.ndarray) -> float:
+    """Area of a box ``(x1, y1, x2, y2, ...)`` (0 when empty)."""
+    return float(max(box[2] - box[0], 0) * max(box[3] - box[1], 0))
+
+
+def inside_fraction(inner: np.ndarray, outer: np.ndarray) -> float:
+    """The fraction of ``inner``'s area that lies inside ``outer`` (boxes ``x1, y1, x2, y2, ...``)."""
+    w = min(inner[2], outer[2]) - max(inner[0], outer[0])
+    h = min(inner[3], outer[3]) - max(inner[1], outer[1])
+    return float(max(w, 0) * max(h, 0) / max(box_area(inner), 1e-9))
+
+
 @dataclass
 class Track:
     """One person's boxes: ``boxes[frame] = (x1, y1, x2, y2, score)``."""
