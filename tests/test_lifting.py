@@ -135,3 +135,10 @@ def test_scene_panel_keeps_everyone_in_sight_near_people_larger():
     image = panel.render(people[:, 0])
     assert image.shape == (240, 320, 3) and image.dtype == np.uint8
     assert (image < 250).any(axis=-1).mean() > 0.01  # grid and skeletons drawn
+
+
+def test_people_are_drawn_only_between_their_first_and_last_frame_seen():
+    from demo.sct_demo.writers import seen_span
+
+    present = np.array([[False, True, False, True, False], [False] * 5, [True] * 5])
+    np.testing.assert_array_equal(seen_span(present), [[False, True, True, True, False], [False] * 5, [True] * 5])

@@ -65,16 +65,29 @@ def write_bvh_files(folder: Path, scene: SceneMotion, fps: float) -> list[Path]:
     return paths
 
 
+def seen_span(present: np.ndarray) -> np.ndarray:
+    """``(P, T)`` bool: the frames from each person's first frame seen to their last (gaps inside are filled
+    by interpolation and drawn grey; before and after, the person is not drawn at all)."""
+    present = np.asarray(present, dtype=bool)
+    t = np.arange(present.shape[1])
+    first = np.where(present.any(axis=1), present.argmax(axis=1), present.shape[1])
+    last = present.shape[1] - 1 - present[:, ::-1].argmax(axis=1)
+    return (t[None] >= first[:, None]) & (t[None] <= last[:, None])
+
+
 def render_video(video: Path, out_path: Path, h36m_2d: np.ndarray, missing: np.ndarray, scene: SceneMotion,
                  fps: float, frame_wh: tuple[int, int], render_height: int, progress: bool = True) -> int:
-    """Compose, per frame, the input with its 2D skeletons (grey where interpolated) beside one
-    :class:`render.ScenePanel` of everybody at their world positions, and encode it. Returns frames written."""
+    """Compose, per frame, the input with its 2D skeletons (grey where interpolated; nothing before a person's
+    first or after their last frame seen) beside one :class:`render.ScenePanel` of everybody at their world
+    positions, and encode it. Returns frames written."""
     num_frames = scene.poses_world_mm.shape[1]
     height, frame_w, _ = panel_layout(frame_wh, 1, render_height)
     scene_w = height * 4 // 3
     scene_w -= scene_w % 2
     panel = ScenePanel(scene.poses_world_mm, scene.camera_height_mm, (scene_w, height))
     scale = height / frame_wh[1]
+    seen = seen_span(~np.asarray(missing, dtype=bool))
+    world = np.where(seen[..., None, None], scene.poses_world_mm, np.nan)  # nobody drawn before or after a track
     writer = VideoWriter(out_path, fps, (frame_w + scene_w, height))
     try:
         with tqdm(total=num_frames, desc="render video", unit="frame", disable=not progress) as bar:
@@ -83,8 +96,9 @@ def render_video(video: Path, out_path: Path, h36m_2d: np.ndarray, missing: np.n
                     break
                 left = cv2.resize(frame, (frame_w, height), interpolation=cv2.INTER_AREA)
                 for p in range(len(h36m_2d)):
-                    draw_skeleton_2d(left, h36m_2d[p, t, :, :2] * scale, interpolated=bool(missing[p, t]))
-                right = panel.render(scene.poses_world_mm[:, t])
+                    if seen[p, t]:
+                        draw_skeleton_2d(left, h36m_2d[p, t, :, :2] * scale, interpolated=bool(missing[p, t]))
+                right = panel.render(world[:, t])
                 writer.write(np.concatenate([cv2.cvtColor(left, cv2.COLOR_BGR2RGB), right], axis=1))
                 bar.update(1)
     finally:
