@@ -117,6 +117,7 @@ def test_bad_inputs_are_one_line_value_errors(lifter):
     assert "lookahead must be a whole number of frames from 0 to 80" in _error(lambda: lifter.stream(WIDTH, HEIGHT, 81))
     stream = lifter.stream(WIDTH, HEIGHT)
     assert "frame keypoints must have shape" in _error(lambda: stream.push(np.zeros((16, 2))))
+    assert "unknown inference path 'fast'" in _error(lambda: Lifter.pretrained(device="cpu", inference_path="fast"))
 
 
 def test_a_train_py_checkpoint_needs_no_yaml_and_a_disagreeing_one_is_named(tmp_path):
