@@ -113,7 +113,7 @@ class ScenePanel:
 
     The virtual camera looks at the middle of everybody's pelvis positions over the video from behind the
     real camera (the side the video was filmed from), ``elevation`` degrees above the horizontal, far enough
-    for every position the people take (plus 0.7 m) to fit in its ``fov`` degrees.
+    for 95 % of the positions the people take (plus 0.7 m) to fit in its ``fov`` degrees.
     ``render(poses)`` takes world poses ``(P, 17, 3)`` (NaN: not drawn) and returns ``(height, width, 3)``
     uint8 RGB.
     """
@@ -126,7 +126,8 @@ class ScenePanel:
         if not len(roots):
             roots = np.zeros((1, 3))
         centre = np.array([np.median(roots[:, 0]), 900.0, np.median(roots[:, 2])])
-        spread = float(np.max(np.hypot(roots[:, 0] - centre[0], roots[:, 2] - centre[2]))) + 700.0
+        # 95 % of the positions (a few misplaced frames must not shrink everybody to dots), plus 0.7 m
+        spread = float(np.percentile(np.hypot(roots[:, 0] - centre[0], roots[:, 2] - centre[2]), 95)) + 700.0
         back = np.array([0.0, camera_height_mm, 0.0]) - centre  # towards the real camera
         back[1] = 0.0
         back = back / np.linalg.norm(back) if np.linalg.norm(back) > 1e-6 else np.array([0.0, 0.0, 1.0])
@@ -139,7 +140,8 @@ class ScenePanel:
         down = np.cross(forward, right)
         self.view = np.stack([right, down, forward])  # world -> view camera (x right, y down, z forward)
         self.focal = self.width / 2 / np.tan(np.radians(fov / 2))
-        half = int(np.ceil(spread / 1000.0)) + 2
+        reach = float(np.max(np.hypot(roots[:, 0] - centre[0], roots[:, 2] - centre[2])))  # the grid covers all,
+        half = int(np.ceil(min(max(spread, reach), 3 * spread) / 1000.0)) + 1  # up to three times the framing
         cx, cz = np.round(centre[[0, 2]] / 1000.0) * 1000.0
         ticks = np.arange(-half, half + 1) * 1000.0
         self.grid = [(np.array([cx + a, 0.0, cz - half * 1000.0]), np.array([cx + a, 0.0, cz + half * 1000.0]))
@@ -154,11 +156,24 @@ class ScenePanel:
         return np.stack([self.focal * cam[..., 0] / z + self.width / 2,
                          self.focal * cam[..., 1] / z + self.height / 2], axis=-1)
 
+    def clip_to_view(self, a: np.ndarray, b: np.ndarray, near: float = 100.0) -> np.ndarray | None:
+        """The part ``(2, 3)`` of the world segment ``a``-``b`` at least ``near`` mm in front of the view camera,
+        or ``None`` when all of it is behind."""
+        za, zb = ((np.stack([a, b]) - self.eye) @ self.view[2]).tolist()
+        if za < near and zb < near:
+            return None
+        if za < near:
+            a = a + (b - a) * (near - za) / (zb - za)
+        elif zb < near:
+            b = b + (a - b) * (near - zb) / (za - zb)
+        return np.stack([a, b])
+
     def render(self, poses: np.ndarray) -> np.ndarray:
         image = np.full((self.height, self.width, 3), 255, np.uint8)
         for a, b in self.grid:
-            pa, pb = self.project(np.stack([a, b]))
-            if np.isfinite(pa).all() and np.isfinite(pb).all():
+            segment = self.clip_to_view(a, b)
+            if segment is not None:
+                pa, pb = self.project(segment)
                 cv2.line(image, _px(pa), _px(pb), (215, 215, 215), 1, cv2.LINE_AA)
         colours = {"left": _LEFT_BGR[::-1], "right": _RIGHT_BGR[::-1], "mid": _MID_BGR[::-1]}  # RGB image
         # draw the farthest person first so that nearer people are on top

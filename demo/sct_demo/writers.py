@@ -84,10 +84,10 @@ def render_video(video: Path, out_path: Path, h36m_2d: np.ndarray, missing: np.n
     height, frame_w, _ = panel_layout(frame_wh, 1, render_height)
     scene_w = height * 4 // 3
     scene_w -= scene_w % 2
-    panel = ScenePanel(scene.poses_world_mm, scene.camera_height_mm, (scene_w, height))
-    scale = height / frame_wh[1]
     seen = seen_span(~np.asarray(missing, dtype=bool))
     world = np.where(seen[..., None, None], scene.poses_world_mm, np.nan)  # nobody drawn before or after a track
+    panel = ScenePanel(world, scene.camera_height_mm, (scene_w, height))
+    scale = height / frame_wh[1]
     writer = VideoWriter(out_path, fps, (frame_w + scene_w, height))
     try:
         with tqdm(total=num_frames, desc="render video", unit="frame", disable=not progress) as bar:
