@@ -322,12 +322,10 @@ class DataReaderH36M:
 
     def get_sliced_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(train_data, test_data, train_labels, test_labels)``: (n_clips, n_frames, 17, 3) float32."""
-        train_data, test_data = self.read_2d()
-        train_labels, test_labels = self.read_3d()
-        split_id_train, split_id_test = self.get_split_id()
-        ids_train = clip_index_array(split_id_train, self.n_frames)
-        ids_test = clip_index_array(split_id_test, self.n_frames)
-        return train_data[ids_train], test_data[ids_test], train_labels[ids_train], test_labels[ids_test]
+        ids_train = clip_index_array(self.get_split_id()[0], self.n_frames)
+        test_data, test_labels = self.get_test_clips()
+        return (self._read_2d_split("train")[ids_train], test_data, self._read_3d_split("train")[ids_train],
+                test_labels)
 
     def get_test_clips(self) -> tuple[np.ndarray, np.ndarray]:
         """``(test_data, test_labels)`` of :meth:`get_sliced_data` without reading the training split."""
